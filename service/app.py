@@ -1,0 +1,200 @@
+"""The web layer: routes, JSON in and out, CORS, errors as OperationOutcome. No coding logic lives here.
+
+`create_app(config)` builds a fresh application (Flask tutorial style); all per-app resources (settings,
+knowledge base, store, logger) hang off `app.extensions`, never off module globals, and nothing about one
+request outlives it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, request
+from werkzeug.exceptions import HTTPException
+
+from . import contract, pipeline
+from .config import Settings
+from .knowledge import Knowledge
+from .knowledge import load as load_knowledge
+from .lines import ModifierPolicy
+from .logs import configure, event
+from .outcome import ApiError, Issue, bad_request, operation_outcome
+from .prefetch import Deadline
+from .registry import CdsService, all_services
+from .store import Store
+
+EXTENSION = "cpt64640"
+FHIR_JSON = "application/fhir+json"
+
+
+@dataclass
+class Environment:
+    settings: Settings
+    kb: Knowledge
+    services: dict[str, CdsService]
+    store: Store
+    logger: logging.Logger
+    policy: ModifierPolicy
+
+
+def env() -> Environment:
+    return current_app.extensions[EXTENSION]
+
+
+def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
+    settings = config if isinstance(config, Settings) else Settings.from_env(**dict(config or {}))
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions[EXTENSION] = Environment(
+        settings=settings,
+        kb=load_knowledge(),
+        services=all_services(),
+        store=Store(settings.database_url),
+        logger=configure(settings.log_level),
+        policy=ModifierPolicy(distinct_modifier=settings.distinct_modifier),
+    )
+    app.register_blueprint(bp)
+    app.after_request(_cors)
+    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    return app
+
+
+bp = Blueprint("cds", __name__)
+
+
+def _json_response(payload: Any, status: int = 200, mimetype: str = "application/json") -> Response:
+    return Response(json.dumps(payload, ensure_ascii=False), status=status, mimetype=mimetype)
+
+
+def _error_response(status: int, issues: list[Issue]) -> Response:
+    return _json_response(operation_outcome(issues), status, FHIR_JSON)
+
+
+def _read_json() -> Any:
+    raw = request.get_data(cache=False)  # raises 413 beyond MAX_CONTENT_LENGTH
+    if not raw:
+        raise bad_request("(body): the request body is empty; send a JSON object", code="required")
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise bad_request("(body): JSON nesting is too deep", code="too-long") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise bad_request(f"(body): not valid JSON ({type(exc).__name__})", code="structure") from None
+
+
+def _service(service_id: str) -> CdsService:
+    service = env().services.get(service_id)
+    if service is None:
+        raise ApiError(404, [Issue("not-found", f"no CDS service with id {service_id!r}; see /cds-services")])
+    return service
+
+
+@bp.get("/cds-services")
+def discovery() -> Response:
+    environment = env()
+    return _json_response({"services": [s.discovery(environment.kb.version) for s in environment.services.values()]})
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    environment = env()
+    return _json_response({"status": "ok", "ruleSetVersion": environment.kb.version})
+
+
+@bp.post("/cds-services/<service_id>")
+def call_service(service_id: str) -> Response:
+    environment = env()
+    started = time.monotonic()
+    deadline = Deadline.after_ms(environment.settings.request_deadline_ms)
+    fields: dict[str, Any] = {"service": service_id}
+    status = 500
+    try:
+        service = _service(service_id)
+        body = _read_json()
+        if isinstance(body, dict) and isinstance(body.get("hookInstance"), str):
+            fields["hookInstance"] = body["hookInstance"][:64]
+        result = pipeline.run(
+            service,
+            body,
+            kb=environment.kb,
+            policy=environment.policy,
+            settings=environment.settings,
+            deadline=deadline,
+            today=date.today(),
+            logger=environment.logger,
+        )
+        fields.update(rules=result.rule_ids, prefetch=result.prefetch.log_view(), cards=len(result.cards))
+        if result.dropped:
+            fields["droppedEntries"] = result.dropped
+        environment.store.record_cards(service.id, body["hookInstance"], result.cards)
+        status = 200
+        return _json_response({"cards": result.cards})
+    except ApiError as exc:
+        status = exc.status
+        fields["issues"] = [i.expression or i.code for i in exc.issues]
+        raise
+    except HTTPException as exc:
+        status = exc.code or 500
+        raise
+    finally:
+        fields.update(status=status, durationMs=round((time.monotonic() - started) * 1000))
+        event(environment.logger, "hook", **fields)
+
+
+@bp.post("/cds-services/<service_id>/feedback")
+def feedback(service_id: str) -> Response:
+    environment = env()
+    service = _service(service_id)
+    body = _read_json()
+    contract.check("feedback", body)
+    items = body.get("feedback", [body])
+    stored = environment.store.store_feedback(service.id, items)
+    event(environment.logger, "feedback", service=service.id, received=len(items), stored=stored)
+    return _json_response({"received": len(items), "stored": stored})
+
+
+def _cors(response: Response) -> Response:
+    allowed = env().settings.cors_origins
+    origin = request.headers.get("Origin")
+    if "*" in allowed:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    elif origin and origin in allowed:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers.add("Vary", "Origin")
+    response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+    response.headers["Access-Control-Allow-Headers"] = "Content-Type, Authorization"
+    response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+def _api_error(exc: ApiError) -> Response:
+    return _error_response(exc.status, exc.issues)
+
+
+_HTTP_ISSUE_CODES = {404: "not-found", 405: "not-supported", 413: "too-long", 415: "not-supported"}
+
+
+def _http_error(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    if status == 413:
+        text = f"(body): larger than the limit of {env().settings.max_body_bytes} bytes (CDS_MAX_BODY_BYTES)"
+    else:
+        text = f"{exc.name}: {exc.description}" if exc.description else exc.name
+    return _error_response(status, [Issue(_HTTP_ISSUE_CODES.get(status, "processing"), text)])
+
+
+def _unexpected_error(exc: Exception) -> Response:
+    environment = env()
+    environment.logger.error(
+        "unhandled", exc_info=(type(exc), exc, exc.__traceback__), extra={"fields": {"path": request.path}}
+    )
+    return _error_response(500, [Issue("exception", "internal error; the service log has the details")])

@@ -1,0 +1,155 @@
+"""Cards: findings rendered as CDS Hooks 2.0 cards with FHIR actions (the contract of docs/cards.md).
+
+Every card carries a uuid, a summary under 140 characters, Markdown detail ending in the rule id, rule-set
+version and evidence, `source.topic` = the rule id in this project's rule system, and the same explanation
+as machine-readable data in `extension`. Proposed billing lines are ChargeItems in `create` actions.
+Nothing here emits null or an empty string, array or object.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .facts import Facts, Indication
+from .findings import Finding, Line
+from .knowledge import Knowledge
+
+SOURCE_LABEL = "CPT 64640 coding assistant"
+MODIFIER_EXTENSION = "urn:cpt64640-cds:extension:cpt-modifier"
+EXPLANATION_KEY = "cpt64640-cds.explanation"
+
+
+@dataclass(frozen=True)
+class CardContext:
+    kb: Knowledge
+    facts: Facts
+    new_id: Callable[[], str] = lambda: str(uuid.uuid4())
+
+
+def render(findings: list[Finding], ctx: CardContext) -> list[dict[str, Any]]:
+    return [_card(finding, ctx) for finding in findings]
+
+
+def _card(finding: Finding, ctx: CardContext) -> dict[str, Any]:
+    kb = ctx.kb
+    rule = kb.rules[finding.rule_id]
+    card: dict[str, Any] = {
+        "uuid": ctx.new_id(),
+        "summary": finding.summary,
+        "indicator": finding.indicator,
+        "detail": _detail(finding, ctx),
+        "source": {
+            "label": SOURCE_LABEL,
+            "topic": {"system": kb.topic_system, "code": rule.id, "display": rule.title},
+        },
+        "extension": {
+            EXPLANATION_KEY: {
+                "ruleId": rule.id,
+                "ruleSetVersion": kb.version,
+                "evidence": [
+                    {"reference": e.reference, **({"fields": list(e.fields)} if e.fields else {})}
+                    for e in finding.evidence
+                ],
+            }
+        },
+    }
+    if finding.lines:
+        labels = ", ".join(line.label for line in finding.lines)
+        noun = "line" if len(finding.lines) == 1 else "lines"
+        card["suggestions"] = [
+            {
+                "label": f"Add billing {noun} {labels}"[:200],
+                "uuid": ctx.new_id(),
+                "isRecommended": True,
+                "actions": [
+                    {
+                        "type": "create",
+                        "description": f"Add billing line {line.label} ({line.site})",
+                        "resource": charge_item(line, ctx),
+                    }
+                    for line in finding.lines
+                ],
+            }
+        ]
+        card["selectionBehavior"] = "at-most-one"
+    return card
+
+
+def _detail(finding: Finding, ctx: CardContext) -> str:
+    evidence = "; ".join(
+        f"`{e.reference}`" + (f" ({', '.join(e.fields)})" if e.fields else "") for e in finding.evidence
+    )
+    parts = [finding.detail, f"**Why:** rule `{finding.rule_id}`, rule set {ctx.kb.version}. Evidence: {evidence}."]
+    if ctx.facts.unavailable:
+        parts.append(
+            "**Data not available:** "
+            + ", ".join(ctx.facts.unavailable)
+            + ". The suggestion may change once it can be read."
+        )
+    if ctx.facts.dropped:
+        parts.append(
+            "**Entries ignored as invalid FHIR:** "
+            + "; ".join(f"{d.resource_type} at {d.where}" for d in ctx.facts.dropped[:5])
+            + "."
+        )
+    return "\n\n".join(parts)
+
+
+def _concept(indication: Indication) -> dict[str, Any]:
+    concept: dict[str, Any] = {}
+    codings = [
+        {"system": c.system, "code": c.code, **({"display": c.display} if c.display else {})}
+        for c in indication.codings
+        if c.system and c.code
+    ]
+    if codings:
+        concept["coding"] = codings
+    if indication.text:
+        concept["text"] = indication.text
+    return concept
+
+
+def charge_item(line: Line, ctx: CardContext) -> dict[str, Any]:
+    kb, facts = ctx.kb, ctx.facts
+    item: dict[str, Any] = {
+        "resourceType": "ChargeItem",
+        "id": ctx.new_id(),
+        "status": "billable" if line.performed else "planned",
+        "code": {
+            "coding": [{"system": kb.cpt_system, "code": line.code, "display": kb.codes[line.code].descriptor}],
+            "text": line.label,
+        },
+        "subject": {"reference": facts.patient},
+        "occurrenceDateTime": line.date.isoformat(),
+        "quantity": {"value": line.units},
+        "bodysite": [{"text": line.nerve_name}],
+        "service": [{"reference": ref} for ref in line.services],
+    }
+    if line.modifiers:
+        item["extension"] = [
+            {
+                "url": MODIFIER_EXTENSION,
+                "valueCoding": {
+                    "system": kb.modifiers[m].system,
+                    "code": m,
+                    "display": kb.modifiers[m].meaning,
+                },
+            }
+            for m in line.modifiers
+        ]
+    if line.side:
+        side = kb.sides[line.side]
+        item["bodysite"].append(
+            {"coding": [{"system": kb.snomed_system, "code": side.snomed, "display": line.side.capitalize()}]}
+        )
+    if line.encounter:
+        item["context"] = {"reference": line.encounter}
+    if facts.user:
+        item["enterer"] = {"reference": facts.user}
+    reasons = [c for c in (_concept(i) for i in line.reasons) if c]
+    if reasons:
+        item["reason"] = reasons
+    return item

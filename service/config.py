@@ -1,0 +1,88 @@
+"""Settings: one frozen object built from environment variables (or a mapping in tests).
+
+Every variable is documented in README.md with its default; this module is the only reader of the
+environment, so the rest of the code receives a `Settings` and never touches `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A configuration value is malformed; start-up stops with this message."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 2
+    database_url: str = "sqlite:///" + str(Path("var") / "cpt64640.sqlite3")
+    log_level: str = "INFO"
+    # One budget for the whole hook call; each FHIR fetch also has its own connect/read timeouts.
+    request_deadline_ms: int = 2000
+    fhir_connect_timeout_ms: int = 500
+    fhir_read_timeout_ms: int = 1500
+    fhir_max_pages: int = 5
+    fhir_max_response_bytes: int = 8 * 1024 * 1024
+    max_body_bytes: int = 5 * 1024 * 1024
+    cors_origins: tuple[str, ...] = ("*",)
+    # Modifier policy: the "distinct service" modifier put on the 2nd+ line with the same code and side.
+    distinct_modifier: str = "59"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            name = _ENV_NAMES[f.name]
+            if name in env and env[name] != "":
+                values[f.name] = _convert(name, env[name], f.type)
+        values.update(overrides)
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.distinct_modifier not in ("59", "XS"):
+            raise ConfigError("CDS_DISTINCT_MODIFIER must be 59 or XS")
+        for name in ("request_deadline_ms", "fhir_connect_timeout_ms", "fhir_read_timeout_ms"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{_ENV_NAMES[name]} must be a positive number of milliseconds")
+        if self.fhir_max_pages < 1:
+            raise ConfigError("CDS_FHIR_MAX_PAGES must be at least 1")
+        if not self.cors_origins:
+            raise ConfigError("CDS_CORS_ORIGINS must name at least one origin (or *)")
+
+
+_ENV_NAMES = {
+    "host": "HOST",
+    "port": "PORT",
+    "workers": "WORKERS",
+    "database_url": "DATABASE_URL",
+    "log_level": "LOG_LEVEL",
+    "request_deadline_ms": "CDS_REQUEST_DEADLINE_MS",
+    "fhir_connect_timeout_ms": "CDS_FHIR_CONNECT_TIMEOUT_MS",
+    "fhir_read_timeout_ms": "CDS_FHIR_READ_TIMEOUT_MS",
+    "fhir_max_pages": "CDS_FHIR_MAX_PAGES",
+    "fhir_max_response_bytes": "CDS_FHIR_MAX_RESPONSE_BYTES",
+    "max_body_bytes": "CDS_MAX_BODY_BYTES",
+    "cors_origins": "CDS_CORS_ORIGINS",
+    "distinct_modifier": "CDS_DISTINCT_MODIFIER",
+}
+
+
+def _convert(name: str, raw: str, annotation: object) -> object:
+    kind = str(annotation)
+    if kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if kind.startswith("tuple"):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    return raw.strip()

@@ -1,0 +1,47 @@
+"""Findings: what a rule concluded, before it is rendered as a card.
+
+A finding is plain data (rule id, indicator, words, evidence, proposed lines); `cards.py` turns it into CDS
+Hooks JSON. Rules build findings and never touch card JSON, so the card contract lives in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from .facts import Evidence, Indication
+
+
+@dataclass(frozen=True)
+class Line:
+    """One proposed billing line (rendered as a FHIR ChargeItem)."""
+
+    code: str
+    modifiers: tuple[str, ...]
+    units: int
+    nerve_id: str | None
+    nerve_name: str
+    side: str | None  # left | right | None
+    date: date
+    encounter: str | None
+    services: tuple[str, ...]  # ServiceRequest/Procedure references the line bills for
+    reasons: tuple[Indication, ...]
+    performed: bool  # True for a completed Procedure (billable), False for an order (planned)
+
+    @property
+    def label(self) -> str:
+        return "-".join((self.code, *self.modifiers))
+
+    @property
+    def site(self) -> str:
+        return f"{self.nerve_name}, {self.side}" if self.side else self.nerve_name
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule_id: str
+    indicator: str  # info | warning | critical
+    summary: str  # < 140 characters
+    detail: str  # Markdown: why, in the reader's words (the card adds rule, version and evidence)
+    evidence: tuple[Evidence, ...]
+    lines: tuple[Line, ...] = field(default_factory=tuple)

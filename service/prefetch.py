@@ -1,0 +1,318 @@
+"""Prefetch completion: turn what the client sent into one complete (or explicitly degraded) data set.
+
+Per declared key (CDS Hooks 2.0 §Prefetch, decision table in docs/architecture.md):
+- a provided resource or Bundle is used; `null` means "no data" and is never re-queried;
+- a provided OperationOutcome means the client failed to get that key: it is fetched again when possible;
+- an absent key is fetched from `fhirServer` with the client's bearer token, all keys in parallel, every
+  call bounded by its own timeouts and by the one deadline of the hook call; `next` pages are followed on
+  the same server up to a limit;
+- a required key that still cannot be had raises 412 with an OperationOutcome naming it.
+The access token lives only in the `FhirClient` of one call; it is never logged, stored or echoed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import requests
+
+from .config import Settings
+from .outcome import ApiError, Issue
+from .registry import CdsService, Prefetch
+
+Source = Literal["prefetch", "fetched", "null", "not-applicable", "failed"]
+
+
+@dataclass
+class KeyResult:
+    key: str
+    source: Source
+    value: dict[str, Any] | None = None
+    ms: int | None = None
+    pages: int = 0
+    problem: str | None = None  # why the key failed or is incomplete; never holds data or tokens
+    issue_code: str = "exception"  # FHIR issue type reported when a required key fails
+    truncated: bool = False
+
+
+@dataclass
+class PrefetchResult:
+    keys: dict[str, KeyResult] = field(default_factory=dict)
+
+    def unavailable(self) -> list[str]:
+        return [k for k, r in self.keys.items() if r.source == "failed"]
+
+    def log_view(self) -> dict[str, dict[str, Any]]:
+        view: dict[str, dict[str, Any]] = {}
+        for key, result in self.keys.items():
+            entry: dict[str, Any] = {"source": result.source}
+            if result.ms is not None:
+                entry["ms"] = result.ms
+            if result.pages:
+                entry["pages"] = result.pages
+            if result.problem:
+                entry["problem"] = result.problem
+            view[key] = entry
+        return view
+
+
+class FetchError(Exception):
+    """A FHIR call failed; the message is safe to log (no URL query, no body, no token)."""
+
+    def __init__(self, message: str, issue_code: str = "exception"):
+        super().__init__(message)
+        self.issue_code = issue_code
+
+
+@dataclass
+class Deadline:
+    at: float  # time.monotonic() value
+
+    @classmethod
+    def after_ms(cls, ms: int) -> Deadline:
+        return cls(time.monotonic() + ms / 1000)
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
+
+
+class FhirClient:
+    """GETs against one client FHIR server, streamed so that size and deadline hold mid-body."""
+
+    def __init__(self, base: str, token: str | None, settings: Settings, deadline: Deadline):
+        self.base = base.rstrip("/")
+        self._origin = urlsplit(self.base)
+        self._token = token
+        self._settings = settings
+        self._deadline = deadline
+        self._session = requests.Session()
+        self._session.trust_env = False  # never route PHI through proxies picked up from the environment
+
+    def close(self) -> None:
+        self._session.close()
+
+    def same_server(self, url: str) -> bool:
+        parts = urlsplit(url)
+        return (
+            parts.scheme == self._origin.scheme
+            and parts.netloc == self._origin.netloc
+            and (parts.path + "/").startswith(self._origin.path.rstrip("/") + "/")
+        )
+
+    def get(self, url: str) -> tuple[int, dict[str, Any] | None]:
+        remaining = self._deadline.remaining()
+        if remaining <= 0:
+            raise FetchError("deadline exceeded before the call", "timeout")
+        headers = {"Accept": "application/fhir+json, application/json"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        connect = min(self._settings.fhir_connect_timeout_ms / 1000, remaining)
+        read = min(self._settings.fhir_read_timeout_ms / 1000, remaining)
+        try:
+            with self._session.get(
+                url, headers=headers, timeout=(connect, read), stream=True, allow_redirects=False
+            ) as response:
+                body = self._read(response)
+                status = response.status_code
+        except requests.Timeout:
+            raise FetchError("timed out", "timeout") from None
+        except requests.ConnectionError:
+            raise FetchError("connection failed") from None
+        except requests.RequestException as exc:
+            raise FetchError(f"request failed ({type(exc).__name__})") from None
+        if status in (404, 410):
+            return status, None
+        if status != 200:
+            raise FetchError(f"HTTP {status}")
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise FetchError("response is not JSON") from None
+        if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
+            raise FetchError("response is not a FHIR resource")
+        return status, data
+
+    def _read(self, response: requests.Response) -> bytes:
+        limit = self._settings.fhir_max_response_bytes
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(chunk_size=64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise FetchError(f"response larger than {limit} bytes")
+            if self._deadline.remaining() <= 0:
+                raise FetchError("deadline exceeded while reading", "timeout")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def resolve_template(template: str, context: Mapping[str, Any]) -> str | None:
+    """Fill {{context.x}} tokens; None when a token has no primitive value (e.g. no encounterId)."""
+    out = template
+    for token in Prefetch(template, False, "").tokens():
+        if not token.startswith("context."):
+            return None  # user tokens are not used by our templates
+        value = context.get(token.removeprefix("context."))
+        if not isinstance(value, str | int) or isinstance(value, bool) or value == "":
+            return None
+        out = out.replace("{{" + token + "}}", str(value)).replace("{{ " + token + " }}", str(value))
+    return out
+
+
+def _is_outcome(value: Mapping[str, Any]) -> bool:
+    return value.get("resourceType") == "OperationOutcome"
+
+
+def _next_link(bundle: Mapping[str, Any]) -> str | None:
+    for link in bundle.get("link") or ():
+        if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
+            return link["url"]
+    return None
+
+
+def _fetch_key(client: FhirClient, key: str, query: str, max_pages: int) -> KeyResult:
+    started = time.monotonic()
+    _status, first = client.get(f"{client.base}/{query}")
+    if first is None:
+        # A read (Patient/x) that is not found is "no data", not a failure.
+        return KeyResult(key, "fetched", None, _ms(started), pages=1)
+    if _is_outcome(first):
+        raise FetchError("server answered with an OperationOutcome")
+    result = KeyResult(key, "fetched", first, pages=1)
+    _follow_pages(client, result, max_pages)
+    result.ms = _ms(started)
+    return result
+
+
+def _follow_pages(client: FhirClient, result: KeyResult, max_pages: int) -> None:
+    """Merge `next` pages into the first Bundle, staying on the client's FHIR server."""
+    bundle = result.value
+    if not bundle or bundle.get("resourceType") != "Bundle":
+        return
+    entries = list(bundle.get("entry") or [])
+    url = _next_link(bundle)
+    while url:
+        if result.pages >= max_pages:
+            result.truncated = True
+            result.problem = f"stopped after {max_pages} pages"
+            break
+        if not client.same_server(url):
+            result.truncated = True
+            result.problem = "next link points outside fhirServer; not followed"
+            break
+        _, page = client.get(url)
+        result.pages += 1
+        if not page or page.get("resourceType") != "Bundle":
+            raise FetchError("next page is not a Bundle")
+        entries.extend(page.get("entry") or [])
+        url = _next_link(page)
+    merged = {k: v for k, v in bundle.items() if k != "link"}
+    if entries:
+        merged["entry"] = entries
+    result.value = merged
+
+
+def _ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+def complete(
+    service: CdsService,
+    body: Mapping[str, Any],
+    settings: Settings,
+    deadline: Deadline,
+) -> PrefetchResult:
+    context = body.get("context") or {}
+    given = body.get("prefetch") or {}
+    result = PrefetchResult()
+    to_fetch: dict[str, str] = {}
+
+    for key, spec in service.prefetch.items():
+        query = resolve_template(spec.template, context)
+        if query is None:
+            result.keys[key] = KeyResult(key, "not-applicable")
+            continue
+        if key in given:
+            value = given[key]
+            if value is None:
+                result.keys[key] = KeyResult(key, "null")
+                continue
+            if not _is_outcome(value):
+                result.keys[key] = KeyResult(key, "prefetch", value, pages=1)
+                continue
+            result.keys[key] = KeyResult(key, "failed", problem="client sent an OperationOutcome")
+        to_fetch[key] = query
+
+    server = body.get("fhirServer")
+    if to_fetch and server:
+        token = (body.get("fhirAuthorization") or {}).get("access_token")
+        client = FhirClient(server, token, settings, deadline)
+        try:
+            _fetch_all(client, to_fetch, result, settings, deadline)
+            # Pages the client itself left behind `next` are completed from the same server.
+            for key_result in result.keys.values():
+                if key_result.source == "prefetch" and key_result.value and _next_link(key_result.value):
+                    try:
+                        _follow_pages(client, key_result, settings.fhir_max_pages)
+                    except FetchError as exc:
+                        key_result.truncated, key_result.problem = True, f"next page: {exc}"
+        finally:
+            client.close()
+    else:
+        for key in to_fetch:
+            if key not in result.keys:  # a client OperationOutcome stays as the reason
+                result.keys[key] = KeyResult(
+                    key, "failed", problem="not in prefetch and no fhirServer to fetch it from", issue_code="not-found"
+                )
+
+    for key_result in result.keys.values():
+        if key_result.source == "prefetch" and key_result.value and _next_link(key_result.value) and not server:
+            key_result.truncated, key_result.problem = True, "more pages on the client's server; first page used"
+
+    missing = [k for k in result.unavailable() if service.prefetch[k].required]
+    if missing:
+        raise ApiError(
+            412,
+            [
+                Issue(
+                    result.keys[k].issue_code,
+                    f"prefetch {k} ({service.prefetch[k].template}) is required and could not be obtained: "
+                    f"{result.keys[k].problem}",
+                    f"prefetch.{k}",
+                )
+                for k in missing
+            ],
+        )
+    return result
+
+
+def _fetch_all(
+    client: FhirClient,
+    queries: dict[str, str],
+    result: PrefetchResult,
+    settings: Settings,
+    deadline: Deadline,
+) -> None:
+    pool = ThreadPoolExecutor(max_workers=min(8, len(queries)), thread_name_prefix="prefetch")
+    try:
+        futures = {
+            pool.submit(_fetch_key, client, key, query, settings.fhir_max_pages): key for key, query in queries.items()
+        }
+        _, not_done = wait(futures, timeout=max(deadline.remaining(), 0))
+        for future, key in futures.items():
+            if future in not_done:
+                result.keys[key] = KeyResult(key, "failed", problem="deadline exceeded", issue_code="timeout")
+                continue
+            try:
+                result.keys[key] = future.result()
+            except FetchError as exc:
+                result.keys[key] = KeyResult(key, "failed", problem=str(exc), issue_code=exc.issue_code)
+    finally:
+        # Never wait for stragglers: their sockets time out on their own, the answer goes out now.
+        pool.shutdown(wait=False, cancel_futures=True)

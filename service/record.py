@@ -1,0 +1,126 @@
+"""Typed FHIR: the draft orders and the completed prefetch parsed with fhir.resources (R4B), entry by entry.
+
+R4 data is read with the R4B models (the package's default R5 models reject R4 JSON). fhir.resources rejects
+a whole Bundle for one bad entry, so each entry is parsed on its own: a bad entry is dropped and noted (type,
+position and the failing field names, never values), the rest of the Bundle survives. Resource types the
+rules do not read are skipped without parsing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.resource import Resource
+from pydantic import ValidationError
+
+from .prefetch import PrefetchResult
+
+# What the facts and rules read. Everything else in a prefetch Bundle is skipped cheaply.
+USED_TYPES = frozenset(
+    {
+        "Patient",
+        "Encounter",
+        "Condition",
+        "Procedure",
+        "ServiceRequest",
+        "ImagingStudy",
+        "MedicationAdministration",
+        "DocumentReference",
+    }
+)
+MAX_NOTED_FIELDS = 5
+
+
+@dataclass(frozen=True)
+class Dropped:
+    where: str  # e.g. "prefetch.procedures.entry[3]" or "context.draftOrders.entry[0]"
+    resource_type: str
+    fields: tuple[str, ...]
+
+
+@dataclass
+class Record:
+    """Everything the facts layer sees for one hook call."""
+
+    patient_id: str
+    encounter_id: str | None
+    user_id: str | None
+    draft_orders: list[Resource]
+    focus: frozenset[str] | None  # Type/id of the orders in focus; None = all draft orders
+    resources: dict[str, list[Resource]] = field(default_factory=dict)
+    dropped: list[Dropped] = field(default_factory=list)
+    unavailable: list[str] = field(default_factory=list)  # optional prefetch keys that could not be had
+    skipped: int = 0  # entries of types the rules do not read
+
+    def of_type(self, resource_type: str) -> list[Resource]:
+        return self.resources.get(resource_type, [])
+
+    def in_focus(self, resource: Resource) -> bool:
+        return self.focus is None or f"{resource.get_resource_type()}/{resource.id}" in self.focus
+
+
+def _parse(raw: Mapping[str, Any], where: str, dropped: list[Dropped]) -> Resource | None:
+    resource_type = raw.get("resourceType")
+    try:
+        return get_fhir_model_class(resource_type).model_validate(raw)
+    except ValidationError as exc:
+        fields = tuple(dict.fromkeys(".".join(str(p) for p in err["loc"]) or "(resource)" for err in exc.errors()))[
+            :MAX_NOTED_FIELDS
+        ]
+        dropped.append(Dropped(where, str(resource_type), fields))
+    except (KeyError, ValueError, TypeError):
+        dropped.append(Dropped(where, str(resource_type), ("resourceType",)))
+    return None
+
+
+def _entries(value: Mapping[str, Any], where: str) -> Iterable[tuple[str, Mapping[str, Any]]]:
+    if value.get("resourceType") == "Bundle":
+        for index, entry in enumerate(value.get("entry") or []):
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if isinstance(resource, dict):
+                yield f"{where}.entry[{index}]", resource
+    else:
+        yield where, value
+
+
+def build(
+    context: Mapping[str, Any],
+    focus: frozenset[str] | None,
+    prefetch: PrefetchResult,
+) -> Record:
+    record = Record(
+        patient_id=context["patientId"],
+        encounter_id=context.get("encounterId"),
+        user_id=context.get("userId"),
+        draft_orders=[],
+        focus=focus,
+        unavailable=prefetch.unavailable(),
+    )
+    for where, raw in _entries(context.get("draftOrders") or {}, "context.draftOrders"):
+        if raw.get("resourceType") not in USED_TYPES:
+            record.skipped += 1  # NutritionOrder, MedicationRequest, DeviceRequest, DSTU2 types, ...
+            continue
+        parsed = _parse(raw, where, record.dropped)
+        if parsed is not None:
+            record.draft_orders.append(parsed)
+
+    seen: set[str] = set()
+    for key, result in prefetch.keys.items():
+        if not result.value:
+            continue
+        for where, raw in _entries(result.value, f"prefetch.{key}"):
+            resource_type = raw.get("resourceType")
+            if resource_type not in USED_TYPES:
+                record.skipped += 1  # includes search-outcome OperationOutcomes inside Bundles
+                continue
+            identity = f"{resource_type}/{raw.get('id')}"
+            if raw.get("id") and identity in seen:
+                continue  # the same resource reached through two keys
+            parsed = _parse(raw, where, record.dropped)
+            if parsed is not None:
+                seen.add(identity)
+                record.resources.setdefault(str(resource_type), []).append(parsed)
+    return record

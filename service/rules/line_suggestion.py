@@ -1,0 +1,99 @@
+"""line-suggestion: one 64640 line per distinct nerve and side (seed: Coding Guidelines, Multiple Injections)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..facts import Evidence, Facts, NerveEpisode
+from ..findings import Finding, Line
+from ..lines import apply
+
+if TYPE_CHECKING:
+    from . import RuleInputs
+
+RULE_ID = "line-suggestion"
+CODE = "64640"
+SUMMARY_LIMIT = 139
+
+
+def _billable(episode: NerveEpisode) -> bool:
+    nerve = episode.nerve
+    if nerve is None or nerve.destruction_code != CODE:
+        return False  # unknown nerves and nerves with their own code are other rules' business
+    return not nerve.sided or episode.side is not None
+
+
+def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
+    groups: dict[tuple[str, str | None, object], list[NerveEpisode]] = {}
+    for episode in facts.episodes:
+        if _billable(episode):
+            assert episode.nerve is not None
+            key = (episode.nerve.id, episode.side, episode.date or facts.today)
+            groups.setdefault(key, []).append(episode)
+    if not groups:
+        return []
+
+    drafts = []
+    for (_, side, when), episodes in groups.items():
+        nerve = episodes[0].nerve
+        assert nerve is not None
+        drafts.append(
+            Line(
+                code=CODE,
+                modifiers=(),
+                units=1,  # one unit per distinct nerve and side, however many injections
+                nerve_id=nerve.id,
+                nerve_name=nerve.name,
+                side=side,
+                date=when,  # type: ignore[arg-type]
+                encounter=next((e.encounter for e in episodes if e.encounter), facts.encounter),
+                services=tuple(dict.fromkeys(e.source for e in episodes)),
+                reasons=tuple(dict.fromkeys(i for e in episodes for i in e.indications)),
+                performed=any(e.stage == "performed" for e in episodes),
+            )
+        )
+    lines = apply(drafts, inputs.policy)
+    evidence = _merge_evidence(e for group in groups.values() for e in group)
+    return [
+        Finding(
+            rule_id=RULE_ID,
+            indicator="info",
+            summary=_summary(lines),
+            detail=_detail(lines, inputs),
+            evidence=evidence,
+            lines=tuple(lines),
+        )
+    ]
+
+
+def _merge_evidence(episodes) -> tuple[Evidence, ...]:
+    merged: dict[str, dict[str, None]] = {}
+    for episode in episodes:
+        for item in episode.evidence:
+            merged.setdefault(item.reference, {}).update(dict.fromkeys(item.fields))
+    return tuple(Evidence(ref, tuple(fields)) for ref, fields in merged.items())
+
+
+def _summary(lines: list[Line]) -> str:
+    if len(lines) == 1:
+        text = f"Bill {lines[0].label} for the {lines[0].site}"
+    else:
+        text = f"Bill {len(lines)} lines of {CODE}: " + ", ".join(line.label for line in lines)
+    return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1].rstrip(", ") + "…"
+
+
+def _detail(lines: list[Line], inputs: RuleInputs) -> str:
+    kb = inputs.kb
+    rows = "\n".join(
+        f"| {line.label} | {line.nerve_name} | {line.side or 'unsided'} | {line.units} | {line.date.isoformat()} "
+        f"| {', '.join(line.services)} |"
+        for line in lines
+    )
+    used = sorted({m for line in lines for m in line.modifiers})
+    legend = "; ".join(f"**{m}** {kb.modifiers[m].meaning.lower()}" for m in used)
+    return (
+        f"{kb.codes[CODE].descriptor} One line per distinct nerve and side, one unit each, however many "
+        "injections the nerve received.\n\n"
+        "| Line | Nerve | Side | Units | Date | For |\n|---|---|---|---|---|---|\n"
+        f"{rows}\n\n" + (f"Modifiers: {legend}." if legend else "")
+    ).rstrip()
