@@ -119,7 +119,7 @@ def charge_item(line: Line, ctx: CardContext) -> dict[str, Any]:
         "id": ctx.new_id(),
         "status": "billable" if line.performed else "planned",
         "code": {
-            "coding": [{"system": kb.cpt_system, "code": line.code, "display": kb.codes[line.code].descriptor}],
+            "coding": [{"system": kb.cpt_system, "code": line.code, "display": kb.codes[line.code].display}],
             "text": line.label,
         },
         "subject": {"reference": facts.patient},

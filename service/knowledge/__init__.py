@@ -37,6 +37,7 @@ class Rule:
 class Code:
     code: str
     family: str
+    display: str  # short paraphrase for Coding.display
     descriptor: str
     imaging_included: bool
     global_days: int | None
@@ -132,6 +133,7 @@ def _build(raw: dict[str, Any]) -> Knowledge:
             c["code"]: Code(
                 c["code"],
                 c["family"],
+                c["display"],
                 c["descriptor"],
                 c["imagingIncluded"],
                 c["globalDays"],

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import date
 from typing import TYPE_CHECKING
 
 from ..facts import Evidence, Facts, NerveEpisode
 from ..findings import Finding, Line
+from ..knowledge import Nerve
 from ..lines import apply
 
 if TYPE_CHECKING:
@@ -16,27 +19,27 @@ CODE = "64640"
 SUMMARY_LIMIT = 139
 
 
-def _billable(episode: NerveEpisode) -> bool:
+def _billable(episode: NerveEpisode) -> Nerve | None:
+    """The nerve to bill 64640 for, or None: unknown nerves, nerves with their own code (other rules'
+    business) and sided nerves without a written side (no line can carry RT/LT) get no line."""
     nerve = episode.nerve
     if nerve is None or nerve.destruction_code != CODE:
-        return False  # unknown nerves and nerves with their own code are other rules' business
-    return not nerve.sided or episode.side is not None
+        return None
+    return nerve if not nerve.sided or episode.side is not None else None
 
 
 def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
-    groups: dict[tuple[str, str | None, object], list[NerveEpisode]] = {}
+    groups: dict[tuple[str, str | None, date], tuple[Nerve, list[NerveEpisode]]] = {}
     for episode in facts.episodes:
-        if _billable(episode):
-            assert episode.nerve is not None
-            key = (episode.nerve.id, episode.side, episode.date or facts.today)
-            groups.setdefault(key, []).append(episode)
+        nerve = _billable(episode)
+        if nerve is not None:
+            key = (nerve.id, episode.side, episode.date or facts.today)
+            groups.setdefault(key, (nerve, []))[1].append(episode)
     if not groups:
         return []
 
     drafts = []
-    for (_, side, when), episodes in groups.items():
-        nerve = episodes[0].nerve
-        assert nerve is not None
+    for (_, side, when), (nerve, episodes) in groups.items():
         drafts.append(
             Line(
                 code=CODE,
@@ -45,7 +48,7 @@ def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
                 nerve_id=nerve.id,
                 nerve_name=nerve.name,
                 side=side,
-                date=when,  # type: ignore[arg-type]
+                date=when,
                 encounter=next((e.encounter for e in episodes if e.encounter), facts.encounter),
                 services=tuple(dict.fromkeys(e.source for e in episodes)),
                 reasons=tuple(dict.fromkeys(i for e in episodes for i in e.indications)),
@@ -53,7 +56,7 @@ def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
             )
         )
     lines = apply(drafts, inputs.policy)
-    evidence = _merge_evidence(e for group in groups.values() for e in group)
+    evidence = _merge_evidence(e for _, group in groups.values() for e in group)
     return [
         Finding(
             rule_id=RULE_ID,
@@ -66,7 +69,7 @@ def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
     ]
 
 
-def _merge_evidence(episodes) -> tuple[Evidence, ...]:
+def _merge_evidence(episodes: Iterable[NerveEpisode]) -> tuple[Evidence, ...]:
     merged: dict[str, dict[str, None]] = {}
     for episode in episodes:
         for item in episode.evidence:
