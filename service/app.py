@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from . import contract, pipeline
@@ -135,7 +136,7 @@ def call_service(service_id: str) -> Response:
         fields.update(rules=result.rule_ids, prefetch=result.prefetch.log_view(), cards=len(result.cards))
         if result.dropped:
             fields["droppedEntries"] = result.dropped
-        environment.store.record_cards(service.id, body["hookInstance"], result.cards)
+        _record_cards(environment, service.id, body["hookInstance"], result.cards)
         status = 200
         return _json_response({"cards": result.cards})
     except ApiError as exc:
@@ -148,6 +149,15 @@ def call_service(service_id: str) -> Response:
     finally:
         fields.update(status=status, durationMs=round((time.monotonic() - started) * 1000))
         event(environment.logger, "hook", **fields)
+
+
+def _record_cards(environment: Environment, service_id: str, hook_instance: str, cards: list[dict[str, Any]]) -> None:
+    """Remember which rule issued each card, for feedback. A store outage must not cost the clinician the
+    cards: it is logged and the answer goes out."""
+    try:
+        environment.store.record_cards(service_id, hook_instance, cards)
+    except SQLAlchemyError as exc:
+        event(environment.logger, "card-record-failed", logging.ERROR, service=service_id, error=type(exc).__name__)
 
 
 @bp.post("/cds-services/<service_id>/feedback")

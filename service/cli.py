@@ -33,6 +33,8 @@ def _serve(args: argparse.Namespace) -> int:
             self.cfg.set("timeout", 30)
             self.cfg.set("accesslog", None)  # one JSON line per hook call comes from the app instead
             self.cfg.set("loglevel", settings.log_level.lower())
+            if "control_socket_disable" in self.cfg.settings:  # gunicorn 27+: one shared socket path per user
+                self.cfg.set("control_socket_disable", True)
 
         def load(self) -> Any:
             return create_app(settings)

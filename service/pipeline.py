@@ -13,6 +13,7 @@ from typing import Any
 
 from . import cards as cards_module
 from . import contract, facts, prefetch, record, rules
+from .config import Settings
 from .knowledge import Knowledge
 from .lines import ModifierPolicy
 from .logs import event
@@ -33,7 +34,7 @@ def run(
     *,
     kb: Knowledge,
     policy: ModifierPolicy,
-    settings: Any,
+    settings: Settings,
     deadline: prefetch.Deadline,
     today: date,
     logger: logging.Logger,
