@@ -89,6 +89,8 @@ def _detail(finding: Finding, ctx: CardContext) -> str:
             + ", ".join(ctx.facts.unavailable)
             + ". The suggestion may change once it can be read."
         )
+    if ctx.facts.incomplete:
+        parts.append("**Data incomplete (not every page could be read):** " + ", ".join(ctx.facts.incomplete) + ".")
     if ctx.facts.dropped:
         parts.append(
             "**Entries ignored as invalid FHIR:** "

@@ -16,12 +16,13 @@ from fhir.resources.R4B.resource import Resource
 
 from .knowledge import Knowledge, Nerve
 from .record import Dropped, Record
-from .textmatch import normalize
+from .textmatch import Match, normalize
 
 # CPT appears under its FHIR URI and, in older feeds, under its OID.
 CPT_SYSTEMS = frozenset({"http://www.ama-assn.org/go/cpt", "urn:oid:2.16.840.1.113883.6.12"})
 NEUROLYSIS_CPT = "64640"
 SKIPPED_ORDER_STATUSES = frozenset({"revoked", "entered-in-error", "completed"})
+_NERVE_WORDS = frozenset({"nerve", "nerves", "branch", "branches"})
 
 Stage = Literal["order", "performed"]
 
@@ -51,7 +52,7 @@ class Indication:
 @dataclass(frozen=True)
 class NerveEpisode:
     nerve: Nerve | None  # None: the record names no nerve the knowledge base knows
-    nerve_text: str | None  # the words the record used
+    nerve_text: str | None  # the words the record used (normalised), or None when no nerve is named
     side: str | None  # left | right; None for an unsided nerve or when no side is written
     date: date | None
     encounter: str | None  # Encounter/id
@@ -73,6 +74,7 @@ class Facts:
     today: date
     episodes: list[NerveEpisode] = field(default_factory=list)
     unavailable: list[str] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)
     dropped: list[Dropped] = field(default_factory=list)
 
 
@@ -118,10 +120,17 @@ class _Mention:
     field: str
 
 
+def _qualified(normal: str, match: Match, kb: Knowledge) -> bool:
+    """True when a qualifier next to the match names another nerve ("posterior femoral cutaneous")."""
+    before = normal[: match.start].split()[-1:]
+    after = normal[match.end :].split()[:1]
+    return bool(kb.qualifiers_before.intersection(before) or kb.qualifiers_after.intersection(after))
+
+
 def _mentions_in(text: str, field_name: str, kb: Knowledge) -> list[_Mention]:
     """Nerves named in one text, each with the side written closest to it (before, else after)."""
     normal = normalize(text)
-    nerves = kb.nerve_index.find(normal)
+    nerves = [m for m in kb.nerve_index.find(normal) if not _qualified(normal, m, kb)]
     sides = kb.side_index.find(normal)
     mentions = []
     for index, match in enumerate(nerves):
@@ -137,7 +146,7 @@ def _mentions_in(text: str, field_name: str, kb: Knowledge) -> list[_Mention]:
 
 
 def _nerve_mentions(resource: Any, kb: Knowledge) -> tuple[list[_Mention], list[str]]:
-    """Nerves and sides, from bodySite first and from the code's words when bodySite names no nerve."""
+    """Nerves and sides: bodySite first (known nerves, else the nerve words written), then the code's words."""
     body_sites = list(getattr(resource, "bodySite", None) or [])
     side_fields = [f"bodySite[{i}]" for i, bs in enumerate(body_sites) if _coded_sides([bs], kb)]
     fallback_sides = _coded_sides(body_sites, kb)
@@ -157,14 +166,16 @@ def _nerve_mentions(resource: Any, kb: Knowledge) -> tuple[list[_Mention], list[
         rest = normalize(text)
         for match in reversed(written):
             rest = rest[: match.start] + rest[match.end :]
-        if rest.strip() and not _coded_sides([concept], kb):
-            unmatched.append((text, path))
+        rest = " ".join(rest.split())
+        if _NERVE_WORDS.intersection(rest.split()):
+            unmatched.append((rest, path))
+    if not mentions and unmatched:
+        # bodySite names a nerve the knowledge base does not know: keep the words written.
+        mentions = [_Mention(None, text, None, path) for text, path in unmatched[:1]]
     if not mentions:
         code = getattr(resource, "code", None)
         mentions = next((m for text, path in _texts(code, "code") if (m := _mentions_in(text, path, kb))), [])
-    if not mentions:
-        # A body site nobody could match: keep its words so later rules can still name it.
-        mentions = [_Mention(None, text, None, path) for text, path in unmatched[:1]]
+    mentions = mentions or [_Mention(None, None, None, "")]
     resolved = [
         _Mention(m.nerve, m.text, m.side or (fallback_sides[0] if fallback_sides else None), m.field) for m in mentions
     ]
@@ -226,7 +237,7 @@ def _episodes_of(resource: Any, stage: Stage, context_encounter: str | None, rec
     reason_fields = ["reasonCode"] if getattr(resource, "reasonCode", None) else []
     reason_fields += ["reasonReference"] if getattr(resource, "reasonReference", None) else []
     episodes = []
-    for mention in mentions or [_Mention(None, None, None, "")]:
+    for mention in mentions:
         fields = (*code_fields, *([mention.field] if mention.field else []), *side_fields, *reason_fields)
         for side in _split_sides(mention):
             episodes.append(
@@ -253,6 +264,7 @@ def extract(record: Record, kb: Knowledge, today: date) -> Facts:
         user=record.user_id,
         today=today,
         unavailable=list(record.unavailable),
+        incomplete=list(record.incomplete),
         dropped=list(record.dropped),
     )
     for order in record.draft_orders:

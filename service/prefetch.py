@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -47,6 +48,9 @@ class PrefetchResult:
 
     def unavailable(self) -> list[str]:
         return [k for k, r in self.keys.items() if r.source == "failed"]
+
+    def incomplete(self) -> list[str]:
+        return [k for k, r in self.keys.items() if r.truncated]
 
     def log_view(self) -> dict[str, dict[str, Any]]:
         view: dict[str, dict[str, Any]] = {}
@@ -250,18 +254,19 @@ def complete(
         to_fetch[key] = query
 
     server = body.get("fhirServer")
-    if to_fetch and server:
+    # Bundles the client sent with a `next` link: the rest is on the client's server.
+    to_continue = [k for k, r in result.keys.items() if r.source == "prefetch" and r.value and _next_link(r.value)]
+    if server and (to_fetch or to_continue):
         token = (body.get("fhirAuthorization") or {}).get("access_token")
         client = FhirClient(server, token, settings, deadline)
+        jobs: dict[str, Callable[[], KeyResult]] = {
+            key: partial(_fetch_key, client, key, query, settings.fhir_max_pages) for key, query in to_fetch.items()
+        }
+        jobs.update(
+            {key: partial(_continue_key, client, result.keys[key], settings.fhir_max_pages) for key in to_continue}
+        )
         try:
-            _fetch_all(client, to_fetch, result, settings, deadline)
-            # Pages the client itself left behind `next` are completed from the same server.
-            for key_result in result.keys.values():
-                if key_result.source == "prefetch" and key_result.value and _next_link(key_result.value):
-                    try:
-                        _follow_pages(client, key_result, settings.fhir_max_pages)
-                    except FetchError as exc:
-                        key_result.truncated, key_result.problem = True, f"next page: {exc}"
+            _run_parallel(jobs, result, deadline)
         finally:
             client.close()
     else:
@@ -270,10 +275,9 @@ def complete(
                 result.keys[key] = KeyResult(
                     key, "failed", problem="not in prefetch and no fhirServer to fetch it from", issue_code="not-found"
                 )
-
-    for key_result in result.keys.values():
-        if key_result.source == "prefetch" and key_result.value and _next_link(key_result.value) and not server:
-            key_result.truncated, key_result.problem = True, "more pages on the client's server; first page used"
+        for key in to_continue:
+            result.keys[key].truncated = True
+            result.keys[key].problem = "more pages on the client's server and no fhirServer; first page used"
 
     missing = [k for k in result.unavailable() if service.prefetch[k].required]
     if missing:
@@ -292,22 +296,30 @@ def complete(
     return result
 
 
-def _fetch_all(
-    client: FhirClient,
-    queries: dict[str, str],
-    result: PrefetchResult,
-    settings: Settings,
-    deadline: Deadline,
-) -> None:
-    pool = ThreadPoolExecutor(max_workers=min(8, len(queries)), thread_name_prefix="prefetch")
+def _continue_key(client: FhirClient, given: KeyResult, max_pages: int) -> KeyResult:
+    """A prefetched first page completed from the server; if that fails, the first page still counts."""
+    started = time.monotonic()
+    partial_result = KeyResult(given.key, "prefetch", given.value, pages=1)
     try:
-        futures = {
-            pool.submit(_fetch_key, client, key, query, settings.fhir_max_pages): key for key, query in queries.items()
-        }
+        _follow_pages(client, partial_result, max_pages)
+    except FetchError as exc:
+        return KeyResult(given.key, "prefetch", given.value, pages=1, truncated=True, problem=f"next page: {exc}")
+    partial_result.ms = _ms(started)
+    return partial_result
+
+
+def _run_parallel(jobs: dict[str, Callable[[], KeyResult]], result: PrefetchResult, deadline: Deadline) -> None:
+    pool = ThreadPoolExecutor(max_workers=min(8, len(jobs)), thread_name_prefix="prefetch")
+    try:
+        futures = {pool.submit(job): key for key, job in jobs.items()}
         _, not_done = wait(futures, timeout=max(deadline.remaining(), 0))
         for future, key in futures.items():
+            previous = result.keys.get(key)
             if future in not_done:
-                result.keys[key] = KeyResult(key, "failed", problem="deadline exceeded", issue_code="timeout")
+                if previous and previous.source == "prefetch":
+                    previous.truncated, previous.problem = True, "next page: deadline exceeded"
+                else:
+                    result.keys[key] = KeyResult(key, "failed", problem="deadline exceeded", issue_code="timeout")
                 continue
             try:
                 result.keys[key] = future.result()

@@ -53,6 +53,7 @@ class Record:
     resources: dict[str, list[Resource]] = field(default_factory=dict)
     dropped: list[Dropped] = field(default_factory=list)
     unavailable: list[str] = field(default_factory=list)  # optional prefetch keys that could not be had
+    incomplete: list[str] = field(default_factory=list)  # prefetch keys of which only some pages were read
     skipped: int = 0  # entries of types the rules do not read
 
     def of_type(self, resource_type: str) -> list[Resource]:
@@ -98,6 +99,7 @@ def build(
         draft_orders=[],
         focus=focus,
         unavailable=prefetch.unavailable(),
+        incomplete=prefetch.incomplete(),
     )
     for where, raw in _entries(context.get("draftOrders") or {}, "context.draftOrders"):
         if raw.get("resourceType") not in USED_TYPES:

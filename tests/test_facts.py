@@ -60,6 +60,8 @@ def _episodes(body_sites=None, text="Chemical neurolysis", **extra):
         (None, "Phenol neurolysis, left ilioinguinal nerve", [("ilioinguinal", "left")]),
         ([{"text": "Left"}], "Alcohol neurolysis of the sural nerve", [("sural", "left")]),
         ([{"text": "Left thumb"}], "", [(None, "left")]),
+        ([{"text": "posterior femoral cutaneous nerve, left"}], "", [(None, "left")]),
+        (None, "Chemical neurolysis", [(None, None)]),
         ([{"text": "lateral femoral cutaneous nerve"}], "", [("lateral-femoral-cutaneous", None)]),
     ],
 )

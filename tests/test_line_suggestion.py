@@ -146,6 +146,17 @@ def test_same_nerve_and_side_twice_is_one_line(client):
     assert services == [{"reference": "ServiceRequest/sr-lfcn"}, {"reference": "ServiceRequest/sr-lfcn-2"}]
 
 
+def test_nerve_not_in_the_knowledge_base_is_billed_as_written(client):
+    body = fixture_request("order-sign-lfcn-left")
+    body["context"]["draftOrders"]["entry"][0]["resource"]["bodySite"] = [
+        {"text": "Posterior femoral cutaneous n."},
+        {"coding": [{"system": "http://snomed.info/sct", "code": "24028007"}]},
+    ]
+    cards = call(client, SIGN, null_prefetch(body)).get_json()["cards"]
+    assert lines_of(cards) == [("64640", ("RT",), 1, "posterior femoral cutaneous nerve", "right")]
+    assert "Not in the knowledge base, billed as written: posterior femoral cutaneous nerve" in cards[0]["detail"]
+
+
 def test_unrelated_order_gives_no_cards(client):
     body = fixture_request("order-sign-unrelated")
     response = call(client, SIGN, with_prefetch(body, prefetch_from(None, body)))

@@ -47,6 +47,9 @@ def test_paging_stops_at_the_page_limit(tmp_path, fhir_server):
     response = call(app.test_client(), SIGN, _paged_body(fhir_server.base_url))
     assert response.status_code == 200
     assert _reason_codes(response) == []  # the third page was never read
+    assert (
+        "**Data incomplete (not every page could be read):** conditions." in response.get_json()["cards"][0]["detail"]
+    )
 
 
 def test_next_link_to_another_server_is_not_followed(client, fhir_server):
@@ -57,6 +60,20 @@ def test_next_link_to_another_server_is_not_followed(client, fhir_server):
     response = call(client, SIGN, body)
     assert response.status_code == 200
     assert _reason_codes(response) == []
+    assert "Data incomplete" in response.get_json()["cards"][0]["detail"]
+
+
+def test_paged_prefetch_without_fhir_server_uses_the_first_page(client, fhir_server):
+    body = _paged_body(fhir_server.base_url, count=5)
+    del body["fhirServer"]
+    response = call(client, SIGN, body)
+    assert response.status_code == 200
+    assert _reason_codes(response) == ["G57.12"]  # all three fit on the first page
+    body = _paged_body(fhir_server.base_url, count=1)
+    del body["fhirServer"]
+    response = call(client, SIGN, body)
+    assert response.status_code == 200
+    assert "Data incomplete" in response.get_json()["cards"][0]["detail"]
 
 
 def test_search_outcome_entries_inside_a_bundle_are_skipped(client):

@@ -81,6 +81,8 @@ class Knowledge:
     cpt_system: str
     codes: dict[str, Code]
     nerves: dict[str, Nerve]
+    qualifiers_before: frozenset[str]  # words that turn a bare nerve word into another nerve
+    qualifiers_after: frozenset[str]
     modifiers: dict[str, Modifier]
     snomed_system: str
     sides: dict[str, Side]
@@ -156,6 +158,8 @@ def _build(raw: dict[str, Any]) -> Knowledge:
             )
             for n in nerves["nerves"]
         },
+        qualifiers_before=frozenset(nerves["qualifiers"]["before"]),
+        qualifiers_after=frozenset(nerves["qualifiers"]["after"]),
         modifiers={m["code"]: Modifier(m["code"], m["system"], m["meaning"]) for m in raw["modifiers"]["modifiers"]},
         snomed_system=raw["laterality"]["system"],
         sides={s["side"]: Side(s["side"], s["snomed"], tuple(s["words"])) for s in raw["laterality"]["sides"]},

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from ..facts import Evidence, Facts, NerveEpisode
 from ..findings import Finding, Line
-from ..knowledge import Nerve
 from ..lines import apply
 
 if TYPE_CHECKING:
@@ -19,34 +18,43 @@ CODE = "64640"
 SUMMARY_LIMIT = 139
 
 
-def _billable(episode: NerveEpisode) -> Nerve | None:
-    """The nerve to bill 64640 for, or None: unknown nerves, nerves with their own code (other rules'
-    business) and sided nerves without a written side (no line can carry RT/LT) get no line."""
+def _billable(episode: NerveEpisode) -> tuple[str, str, str | None] | None:
+    """(key, name, nerve id) of the nerve to bill 64640 for, or None.
+
+    A nerve the knowledge base codes elsewhere is another rule's business. A nerve it does not know, named
+    as such in bodySite, is billed under the words written (peripheral nerves are paired, so it needs a
+    side). A sided nerve without a written side gets no line: a line without RT/LT would be wrong.
+    """
     nerve = episode.nerve
-    if nerve is None or nerve.destruction_code != CODE:
-        return None
-    return nerve if not nerve.sided or episode.side is not None else None
+    if nerve is not None:
+        if nerve.destruction_code != CODE or (nerve.sided and episode.side is None):
+            return None
+        return nerve.id, nerve.name, nerve.id
+    if episode.nerve_text and episode.side is not None:
+        return f"text:{episode.nerve_text}", episode.nerve_text, None
+    return None
 
 
 def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
-    groups: dict[tuple[str, str | None, date], tuple[Nerve, list[NerveEpisode]]] = {}
+    groups: dict[tuple[str, str | None, date], tuple[tuple[str, str | None], list[NerveEpisode]]] = {}
     for episode in facts.episodes:
-        nerve = _billable(episode)
-        if nerve is not None:
-            key = (nerve.id, episode.side, episode.date or facts.today)
-            groups.setdefault(key, (nerve, []))[1].append(episode)
+        billable = _billable(episode)
+        if billable is not None:
+            key, name, nerve_id = billable
+            entry = groups.setdefault((key, episode.side, episode.date or facts.today), ((name, nerve_id), []))
+            entry[1].append(episode)
     if not groups:
         return []
 
     drafts = []
-    for (_, side, when), (nerve, episodes) in groups.items():
+    for (_, side, when), ((name, nerve_id), episodes) in groups.items():
         drafts.append(
             Line(
                 code=CODE,
                 modifiers=(),
                 units=1,  # one unit per distinct nerve and side, however many injections
-                nerve_id=nerve.id,
-                nerve_name=nerve.name,
+                nerve_id=nerve_id,
+                nerve_name=name,
                 side=side,
                 date=when,
                 encounter=next((e.encounter for e in episodes if e.encounter), facts.encounter),
@@ -92,11 +100,18 @@ def _detail(lines: list[Line], inputs: RuleInputs) -> str:
         f"| {', '.join(line.services)} |"
         for line in lines
     )
+    unknown = sorted({line.nerve_name for line in lines if line.nerve_id is None})
+    caution = (
+        f"\n\nNot in the knowledge base, billed as written: {', '.join(unknown)}. Check that no more specific "
+        "code names this nerve."
+        if unknown
+        else ""
+    )
     used = sorted({m for line in lines for m in line.modifiers})
     legend = "; ".join(f"**{m}** {kb.modifiers[m].meaning.lower()}" for m in used)
     return (
         f"{kb.codes[CODE].descriptor} One line per distinct nerve and side, one unit each, however many "
         "injections the nerve received.\n\n"
         "| Line | Nerve | Side | Units | Date | For |\n|---|---|---|---|---|---|\n"
-        f"{rows}\n\n" + (f"Modifiers: {legend}." if legend else "")
-    ).rstrip()
+        f"{rows}\n\n" + (f"Modifiers: {legend}." if legend else "") + caution
+    ).strip()
