@@ -59,7 +59,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         services=all_services(),
         store=Store(settings.database_url),
         logger=configure(settings.log_level),
-        policy=ModifierPolicy(distinct_modifier=settings.distinct_modifier),
+        policy=ModifierPolicy(settings.distinct_modifier, settings.bilateral_modifier_50),
     )
     app.register_blueprint(bp)
     app.after_request(_cors)

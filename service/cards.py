@@ -8,13 +8,14 @@ Nothing here emits null or an empty string, array or object.
 
 from __future__ import annotations
 
+import copy
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from .facts import Facts, Indication
-from .findings import Finding, Line
+from .facts import CPT_SYSTEMS, Facts, Indication
+from .findings import Finding, Line, Option, OrderUpdate
 from .knowledge import Knowledge
 
 SOURCE_LABEL = "CPT 64640 coding assistant"
@@ -26,6 +27,7 @@ EXPLANATION_KEY = "cpt64640-cds.explanation"
 class CardContext:
     kb: Knowledge
     facts: Facts
+    orders: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # draft orders as sent, by Type/id
     new_id: Callable[[], str] = lambda: str(uuid.uuid4())
 
 
@@ -56,26 +58,56 @@ def _card(finding: Finding, ctx: CardContext) -> dict[str, Any]:
             }
         },
     }
-    if finding.lines:
-        labels = ", ".join(line.label for line in finding.lines)
-        noun = "line" if len(finding.lines) == 1 else "lines"
-        card["suggestions"] = [
-            {
-                "label": f"Add billing {noun} {labels}"[:200],
-                "uuid": ctx.new_id(),
-                "isRecommended": True,
-                "actions": [
-                    {
-                        "type": "create",
-                        "description": f"Add billing line {line.label} ({line.site})",
-                        "resource": charge_item(line, ctx),
-                    }
-                    for line in finding.lines
-                ],
-            }
-        ]
-        card["selectionBehavior"] = "at-most-one"
+    suggestions = [s for s in (_suggestion(option, ctx) for option in finding.options) if s]
+    if suggestions:
+        card["suggestions"] = suggestions
+        several_recommended = sum(1 for option in finding.options if option.recommended) > 1
+        card["selectionBehavior"] = "any" if several_recommended else "at-most-one"
     return card
+
+
+def _suggestion(option: Option, ctx: CardContext) -> dict[str, Any] | None:
+    # FHIR transaction order: deletes, then creates, then updates.
+    actions = [
+        {"type": "delete", "description": f"Remove {reference}", "resourceId": reference}
+        for reference in option.deletes
+    ]
+    actions += [
+        {
+            "type": "create",
+            "description": f"Add billing line {line.label} ({line.site})",
+            "resource": charge_item(line, ctx),
+        }
+        for line in option.lines
+    ]
+    actions += [action for update in option.updates if (action := _recode(update, ctx))]
+    if not actions:
+        return None
+    suggestion: dict[str, Any] = {"label": option.label, "uuid": ctx.new_id(), "actions": actions}
+    if option.recommended:
+        suggestion["isRecommended"] = True
+    return suggestion
+
+
+def _recode(update: OrderUpdate, ctx: CardContext) -> dict[str, Any] | None:
+    """The draft order in its entirety with the CPT code put right (CDS Hooks: update carries the whole resource)."""
+    original = ctx.orders.get(update.reference)
+    if original is None:
+        return None
+    order = copy.deepcopy(original)
+    concept = order.setdefault("code", {})
+    codings = [
+        c for c in concept.get("coding", []) if not (c.get("system") in CPT_SYSTEMS and c.get("code") in update.remove)
+    ]
+    entry = ctx.kb.codes[update.code]
+    codings.append({"system": ctx.kb.cpt_system, "code": update.code, "display": entry.display})
+    concept["coding"] = codings
+    removed = f", replacing {', '.join(update.remove)}" if update.remove else ""
+    return {
+        "type": "update",
+        "description": f"Code {update.reference} as CPT {update.code}{removed}",
+        "resource": order,
+    }
 
 
 def _detail(finding: Finding, ctx: CardContext) -> str:

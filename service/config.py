@@ -31,8 +31,10 @@ class Settings:
     fhir_max_response_bytes: int = 8 * 1024 * 1024
     max_body_bytes: int = 5 * 1024 * 1024
     cors_origins: tuple[str, ...] = ("*",)
-    # Modifier policy: the "distinct service" modifier put on the 2nd+ line with the same code and side.
+    # Modifier policy: the "distinct service" modifier put on the 2nd+ line with the same code and side,
+    # and the payer profile that reports left + right of one nerve as one line with modifier 50.
     distinct_modifier: str = "59"
+    bilateral_modifier_50: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -73,11 +75,16 @@ _ENV_NAMES = {
     "max_body_bytes": "CDS_MAX_BODY_BYTES",
     "cors_origins": "CDS_CORS_ORIGINS",
     "distinct_modifier": "CDS_DISTINCT_MODIFIER",
+    "bilateral_modifier_50": "CDS_BILATERAL_MODIFIER_50",
 }
 
 
 def _convert(name: str, raw: str, annotation: object) -> object:
     kind = str(annotation)
+    if kind == "bool":
+        if raw.strip().lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ConfigError(f"{name} must be true or false, got {raw!r}")
+        return raw.strip().lower() in ("true", "1", "yes")
     if kind == "int":
         try:
             return int(raw)

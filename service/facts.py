@@ -1,30 +1,38 @@
 """Facts: one normalised record per nerve episode (one nerve, one side, one date of service).
 
 Episodes come from the draft ServiceRequests in focus and from completed Procedures of the current
-encounter. Each episode keeps the resources and fields it was read from, so every card can say why it fired.
-Rules only ever see `Facts`; they never read FHIR resources or JSON.
+encounter, with the MedicationAdministrations given as part of them. A resource is a neurolysis episode when
+it claims destruction (a CPT destruction code, neurolysis words, the SNOMED CT radiofrequency-ablation
+procedure), or when it names a nerve and a destructive or look-alike treatment (a neurolytic agent,
+radiofrequency, pulsed RF, cryoneurolysis) under another code or none. Separately ordered or performed
+image-guidance services are facts of their own. Each fact keeps the resources and fields it was read
+from, so every card can say why it fired. Rules only ever see `Facts`; they never read FHIR or JSON.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
 from fhir.resources.R4B.resource import Resource
 
+from .clinicaltext import AgentMention, TextFindings, read
 from .knowledge import Knowledge, Nerve
 from .record import Dropped, Record
 from .textmatch import Match, normalize
 
 # CPT appears under its FHIR URI and, in older feeds, under its OID.
 CPT_SYSTEMS = frozenset({"http://www.ama-assn.org/go/cpt", "urn:oid:2.16.840.1.113883.6.12"})
-NEUROLYSIS_CPT = "64640"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 SKIPPED_ORDER_STATUSES = frozenset({"revoked", "entered-in-error", "completed"})
 _NERVE_WORDS = frozenset({"nerve", "nerves", "branch", "branches"})
+DESTRUCTIVE = frozenset({"chemical", "thermal"})
 
 Stage = Literal["order", "performed"]
+# What was done to the nerve, read from agents, modality words and codes.
+Treatment = Literal["chemical", "thermal", "pulsed-rf", "cryo", "botulinum-toxin", "block"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,16 @@ class Indication:
 
 
 @dataclass(frozen=True)
+class Dose:
+    agent: str  # knowledge-base agent id
+    klass: str  # neurolytic | local-anaesthetic | steroid | botulinum-toxin
+    concentration_pct: float | None
+    volume_ml: float | None
+    source: str  # Type/id the dose was read from
+    field: str
+
+
+@dataclass(frozen=True)
 class NerveEpisode:
     nerve: Nerve | None  # None: the record names no nerve the knowledge base knows
     nerve_text: str | None  # the words the record used (normalised), or None when no nerve is named
@@ -58,12 +76,44 @@ class NerveEpisode:
     encounter: str | None  # Encounter/id
     stage: Stage
     cpt_codes: tuple[str, ...]  # CPT codes written on the source resource
+    claims_destruction: bool  # coded or described as neurolytic destruction
+    treatment: Treatment | None  # None: the record does not say which agent or modality
+    doses: tuple[Dose, ...]
+    guidance: frozenset[str]  # ultrasound | fluoroscopy | ct | mr | unspecified
+    spinal_regions: frozenset[str]
+    joints: frozenset[tuple[str, str]]  # facet joints as adjacent levels
+    levels: frozenset[str]  # single spinal levels named
+    chemo_regions: tuple[str, ...]  # botulinum toxin targets named
     indications: tuple[Indication, ...]
     evidence: tuple[Evidence, ...]
 
     @property
     def source(self) -> str:
         return self.evidence[0].reference
+
+    @property
+    def draft_order(self) -> str | None:
+        """Type/id of the draft ServiceRequest this episode comes from, if it is one."""
+        return self.source if self.stage == "order" else None
+
+    @property
+    def nerve_key(self) -> str | None:
+        if self.nerve is not None:
+            return self.nerve.id
+        return f"text:{self.nerve_text}" if self.nerve_text else None
+
+
+@dataclass(frozen=True)
+class GuidanceService:
+    """Image guidance ordered or performed as a service of its own (e.g. a 77002 draft order)."""
+
+    reference: str
+    code: str | None
+    modality: str  # ultrasound | fluoroscopy | ct | mr
+    date: date | None
+    encounter: str | None
+    stage: Stage
+    evidence: Evidence
 
 
 @dataclass
@@ -73,6 +123,7 @@ class Facts:
     user: str | None  # Practitioner/id or PractitionerRole/id
     today: date
     episodes: list[NerveEpisode] = field(default_factory=list)
+    guidance_services: list[GuidanceService] = field(default_factory=list)
     unavailable: list[str] = field(default_factory=list)
     incomplete: list[str] = field(default_factory=list)
     dropped: list[Dropped] = field(default_factory=list)
@@ -82,21 +133,30 @@ def _ref(resource: Resource) -> str:
     return f"{resource.get_resource_type()}/{resource.id}"
 
 
+def _concepts(resource: Any, name: str) -> Iterator[tuple[Any, str]]:
+    value = getattr(resource, name, None)
+    if isinstance(value, list):
+        for i, concept in enumerate(value):
+            yield concept, f"{name}[{i}]"
+    elif value is not None:
+        yield value, name
+
+
 def _cpt_codes(concept: Any, path: str) -> tuple[list[str], list[str]]:
     codes, fields = [], []
     for i, coding in enumerate(getattr(concept, "coding", None) or []):
         if coding.system in CPT_SYSTEMS and coding.code:
-            codes.append(coding.code.strip())
+            codes.append(coding.code.strip().upper())
             fields.append(f"{path}.coding[{i}]")
     return codes, fields
 
 
-def _texts(concept: Any, path: str) -> Iterable[tuple[str, str]]:
+def _texts(concept: Any, path: str) -> Iterator[tuple[str, str]]:
     if concept is None:
         return
-    if concept.text:
+    if getattr(concept, "text", None):
         yield concept.text, f"{path}.text"
-    for i, coding in enumerate(concept.coding or []):
+    for i, coding in enumerate(getattr(concept, "coding", None) or []):
         if coding.display:
             yield coding.display, f"{path}.coding[{i}].display"
 
@@ -142,7 +202,11 @@ def _mentions_in(text: str, field_name: str, kb: Knowledge) -> list[_Mention]:
         if side is None and len(nerves) == 1 and sides:
             side = sides[0].key
         mentions.append(_Mention(kb.nerves[match.key], normal[match.start : match.end], side, field_name))
-    return mentions
+    # One nerve written twice ("LFCN (lateral femoral cutaneous nerve)") is one mention.
+    unique: dict[tuple[str, str | None], _Mention] = {}
+    for mention in mentions:
+        unique.setdefault((mention.nerve.id if mention.nerve else "", mention.side), mention)
+    return list(unique.values())
 
 
 def _nerve_mentions(resource: Any, kb: Knowledge) -> tuple[list[_Mention], list[str]]:
@@ -151,7 +215,7 @@ def _nerve_mentions(resource: Any, kb: Knowledge) -> tuple[list[_Mention], list[
     side_fields = [f"bodySite[{i}]" for i, bs in enumerate(body_sites) if _coded_sides([bs], kb)]
     fallback_sides = _coded_sides(body_sites, kb)
     mentions: list[_Mention] = []
-    unmatched: list[tuple[str, str]] = []  # body-site words that name no known nerve
+    unmatched: list[tuple[str, str]] = []  # body-site words that name a nerve the knowledge base does not know
     for i, concept in enumerate(body_sites):
         texts = list(_texts(concept, f"bodySite[{i}]"))
         found = next((m for text, path in texts if (m := _mentions_in(text, path, kb))), [])
@@ -170,12 +234,11 @@ def _nerve_mentions(resource: Any, kb: Knowledge) -> tuple[list[_Mention], list[
         if _NERVE_WORDS.intersection(rest.split()):
             unmatched.append((rest, path))
     if not mentions and unmatched:
-        # bodySite names a nerve the knowledge base does not know: keep the words written.
         mentions = [_Mention(None, text, None, path) for text, path in unmatched[:1]]
     if not mentions:
         code = getattr(resource, "code", None)
         mentions = next((m for text, path in _texts(code, "code") if (m := _mentions_in(text, path, kb))), [])
-    mentions = mentions or [_Mention(None, None, None, "")]
+    mentions = mentions or [_Mention(None, None, None, "")]  # no nerve named: the side may still be written
     resolved = [
         _Mention(m.nerve, m.text, m.side or (fallback_sides[0] if fallback_sides else None), m.field) for m in mentions
     ]
@@ -209,36 +272,161 @@ def _date(*values: Any) -> date | None:
 
 
 def _indications(resource: Any, record: Record) -> tuple[Indication, ...]:
-    found = []
-    for concept in getattr(resource, "reasonCode", None) or []:
-        codings = tuple(Coding(c.system or "", c.code or "", c.display) for c in concept.coding or [] if c.code)
-        found.append(Indication(codings, concept.text))
+    def codings(concept: Any) -> tuple[Coding, ...]:
+        return tuple(Coding(c.system or "", c.code or "", c.display) for c in concept.coding or [] if c.code)
+
+    found = [Indication(codings(concept), concept.text) for concept in getattr(resource, "reasonCode", None) or []]
     conditions = {_ref(c): c for c in record.of_type("Condition")}
     for reference in getattr(resource, "reasonReference", None) or []:
         condition = conditions.get(reference.reference or "")
         if condition is not None and condition.code is not None:
-            concept = condition.code
-            codings = tuple(Coding(c.system or "", c.code or "", c.display) for c in concept.coding or [] if c.code)
-            found.append(Indication(codings, concept.text, reference.reference))
+            found.append(Indication(codings(condition.code), condition.code.text, reference.reference))
     return tuple(found)
 
 
-def _episodes_of(resource: Any, stage: Stage, context_encounter: str | None, record: Record, kb: Knowledge):
-    codes, code_fields = _cpt_codes(getattr(resource, "code", None), "code")
-    if NEUROLYSIS_CPT not in codes:
-        return []
+def _reading(resource: Any, kb: Knowledge) -> TextFindings:
+    """Everything the resource's own words and codes say about agents, modality, guidance and levels."""
+    found = TextFindings()
+    sources: list[tuple[str, str]] = []
+    for name in ("code", "orderDetail", "usedCode", "bodySite"):
+        for concept, path in _concepts(resource, name):
+            sources.extend(_texts(concept, path))
+    for i, note in enumerate(getattr(resource, "note", None) or []):
+        if note.text:
+            sources.append((note.text, f"note[{i}].text"))
+    if getattr(resource, "patientInstruction", None):
+        sources.append((resource.patientInstruction, "patientInstruction"))
+    for text, path in sources:
+        found.merge(read(text, path, kb))
+    found.agents.extend(_coded_agents(resource, kb))
+    return found
+
+
+def _coded_agents(resource: Any, kb: Knowledge) -> Iterator[AgentMention]:
+    for concept, path in _concepts(resource, "usedCode"):
+        for i, coding in enumerate(concept.coding or []):
+            agent = next(
+                (
+                    a
+                    for a in kb.agents.values()
+                    if (coding.system == RXNORM and coding.code in a.rxnorm)
+                    or (coding.system == kb.snomed_system and coding.code in a.snomed)
+                ),
+                None,
+            )
+            if agent is not None:
+                yield AgentMention(agent.id, agent.klass, None, None, f"{path}.coding[{i}]")
+
+
+def _administrations(record: Record, kb: Knowledge) -> dict[str, list[tuple[str, TextFindings, float | None]]]:
+    """MedicationAdministrations by the Procedure they are part of: (reference, what they say, volume in mL)."""
+    by_procedure: dict[str, list[tuple[str, TextFindings, float | None]]] = {}
+    for administration in record.of_type("MedicationAdministration"):
+        if administration.status in ("entered-in-error", "not-done"):
+            continue
+        found = TextFindings()
+        medication = administration.medicationCodeableConcept
+        for text, path in _texts(medication, "medicationCodeableConcept"):
+            found.merge(read(text, path, kb))
+        if medication is not None and not found.agents:
+            for i, coding in enumerate(medication.coding or []):
+                agent = next(
+                    (a for a in kb.agents.values() if coding.system == RXNORM and coding.code in a.rxnorm), None
+                )
+                if agent is not None:
+                    found.agents.append(
+                        AgentMention(agent.id, agent.klass, None, None, f"medicationCodeableConcept.coding[{i}]")
+                    )
+        dosage = administration.dosage
+        volume = None
+        if dosage is not None:
+            if dosage.text:
+                found.merge(read(dosage.text, "dosage.text", kb))
+            dose = dosage.dose
+            if dose is not None and dose.value is not None and (dose.unit or dose.code or "").lower() in ("ml", "cc"):
+                volume = float(dose.value)
+        for part in administration.partOf or []:
+            if part.reference and part.reference.startswith("Procedure/"):
+                by_procedure.setdefault(part.reference, []).append((_ref(administration), found, volume))
+    return by_procedure
+
+
+def _treatment(found: TextFindings, doses: Iterable[Dose], codes: Iterable[str], kb: Knowledge) -> Treatment | None:
+    classes = {d.klass for d in doses}
+    if "cryo" in found.modalities:
+        return "cryo"
+    if "neurolytic" in classes:
+        return "chemical"
+    if "thermal" in found.modalities:
+        return "thermal"
+    if "pulsed-rf" in found.modalities:
+        return "pulsed-rf"
+    if "botulinum-toxin" in classes:
+        return "botulinum-toxin"
+    if classes & {"local-anaesthetic", "steroid"}:
+        return "block"
+    families = {kb.family(code) for code in codes}
+    if "cryoablation" in families:
+        return "cryo"
+    if "chemodenervation" in families:
+        return "botulinum-toxin"
+    return None
+
+
+def _episodes_of(
+    resource: Any,
+    stage: Stage,
+    context_encounter: str | None,
+    record: Record,
+    kb: Knowledge,
+    administrations: dict[str, list[tuple[str, TextFindings, float | None]]],
+) -> list[NerveEpisode]:
+    codes, code_fields = [], []
+    for concept, path in _concepts(resource, "code"):
+        found_codes, found_fields = _cpt_codes(concept, path)
+        codes += found_codes
+        code_fields += found_fields
+    snomed_modalities = {
+        kb.procedure_snomed[c.code]
+        for c in (resource.code.coding or [] if resource.code else [])
+        if c.system == kb.snomed_system and c.code in kb.procedure_snomed
+    }
+    found = _reading(resource, kb)
+    found.modalities |= snomed_modalities
+    reference = _ref(resource)
+    doses = [Dose(a.agent, a.klass, a.concentration_pct, a.volume_ml, reference, a.field) for a in found.agents]
+    extra_evidence = []
+    for ma_reference, ma_found, volume in administrations.get(reference, []) if stage == "performed" else []:
+        found.merge(ma_found)
+        for a in ma_found.agents:
+            doses.append(Dose(a.agent, a.klass, a.concentration_pct, volume or a.volume_ml, ma_reference, a.field))
+        extra_evidence.append(Evidence(ma_reference, tuple(sorted(ma_found.fields)) or ("medicationCodeableConcept",)))
+    treatment = _treatment(found, doses, codes, kb)
+    claims = (
+        any(kb.family(code) == "neurolytic-destruction" for code in codes)
+        or found.neurolysis
+        or bool(snomed_modalities)
+    )
     mentions, side_fields = _nerve_mentions(resource, kb)
+    named = any(m.nerve is not None or m.text for m in mentions)
+    if not claims and not (named and treatment in ("chemical", "thermal", "pulsed-rf", "cryo")):
+        return []
     if stage == "order":
         when = _date(resource.occurrenceDateTime, resource.occurrencePeriod, resource.authoredOn)
     else:
         when = _date(resource.performedDateTime, resource.performedPeriod)
     encounter = (resource.encounter.reference if resource.encounter else None) or context_encounter
     indications = _indications(resource, record)
-    reason_fields = ["reasonCode"] if getattr(resource, "reasonCode", None) else []
-    reason_fields += ["reasonReference"] if getattr(resource, "reasonReference", None) else []
+    reason_fields = [name for name in ("reasonCode", "reasonReference") if getattr(resource, name, None)]
     episodes = []
     for mention in mentions:
-        fields = (*code_fields, *([mention.field] if mention.field else []), *side_fields, *reason_fields)
+        fields = (
+            *code_fields,
+            *([mention.field] if mention.field else []),
+            *side_fields,
+            *sorted(found.fields),
+            *reason_fields,
+        )
         for side in _split_sides(mention):
             episodes.append(
                 NerveEpisode(
@@ -248,12 +436,48 @@ def _episodes_of(resource: Any, stage: Stage, context_encounter: str | None, rec
                     date=when,
                     encounter=encounter,
                     stage=stage,
-                    cpt_codes=tuple(codes),
+                    cpt_codes=tuple(dict.fromkeys(codes)),
+                    claims_destruction=claims,
+                    treatment=treatment,
+                    doses=tuple(doses),
+                    guidance=frozenset(found.guidance),
+                    spinal_regions=frozenset(found.spinal_regions),
+                    joints=frozenset(found.joints),
+                    levels=frozenset(found.levels),
+                    chemo_regions=tuple(found.chemo_regions),
                     indications=indications,
-                    evidence=(Evidence(_ref(resource), tuple(dict.fromkeys(fields))),),
+                    evidence=(Evidence(reference, tuple(dict.fromkeys(fields))), *extra_evidence),
                 )
             )
     return episodes
+
+
+def _guidance_service(
+    resource: Any, stage: Stage, context_encounter: str | None, kb: Knowledge
+) -> GuidanceService | None:
+    concept = getattr(resource, "code", None)
+    codes, fields = _cpt_codes(concept, "code")
+    encounter = (resource.encounter.reference if resource.encounter else None) or context_encounter
+    if stage == "order":
+        when = _date(resource.occurrenceDateTime, resource.occurrencePeriod, resource.authoredOn)
+    else:
+        when = _date(resource.performedDateTime, resource.performedPeriod)
+    for code, path in zip(codes, fields, strict=True):
+        modality = kb.guidance_for_code(code) if kb.family(code) == "imaging-guidance" else None
+        if modality:
+            return GuidanceService(
+                _ref(resource), code, modality, when, encounter, stage, Evidence(_ref(resource), (path,))
+            )
+    if codes:
+        return None
+    for text, path in _texts(concept, "code"):
+        normal = normalize(text)
+        modalities = [m.key for m in kb.guidance_index.find(normal) if m.key != "unspecified"]
+        if modalities and kb.guidance_order_index.find(normal) and not read(text, path, kb).agents:
+            return GuidanceService(
+                _ref(resource), None, modalities[0], when, encounter, stage, Evidence(_ref(resource), (path,))
+            )
+    return None
 
 
 def extract(record: Record, kb: Knowledge, today: date) -> Facts:
@@ -267,17 +491,25 @@ def extract(record: Record, kb: Knowledge, today: date) -> Facts:
         incomplete=list(record.incomplete),
         dropped=list(record.dropped),
     )
+    administrations = _administrations(record, kb)
     for order in record.draft_orders:
-        if order.get_resource_type() != "ServiceRequest" or not record.in_focus(order):
+        if order.get_resource_type() != "ServiceRequest" or order.status in SKIPPED_ORDER_STATUSES:
             continue
-        if order.status in SKIPPED_ORDER_STATUSES:
-            continue
-        facts.episodes.extend(_episodes_of(order, "order", encounter, record, kb))
+        service = _guidance_service(order, "order", encounter, kb)
+        if service is not None:
+            facts.guidance_services.append(service)  # guidance orders matter in the whole session
+        elif record.in_focus(order):
+            facts.episodes.extend(_episodes_of(order, "order", encounter, record, kb, administrations))
     if encounter:
         for procedure in record.of_type("Procedure"):
             reference = procedure.encounter.reference if procedure.encounter else None
-            if procedure.status == "completed" and reference and _same_reference(reference, encounter):
-                facts.episodes.extend(_episodes_of(procedure, "performed", encounter, record, kb))
+            if procedure.status != "completed" or not reference or not _same_reference(reference, encounter):
+                continue
+            service = _guidance_service(procedure, "performed", encounter, kb)
+            if service is not None:
+                facts.guidance_services.append(service)
+            else:
+                facts.episodes.extend(_episodes_of(procedure, "performed", encounter, record, kb, administrations))
     return facts
 
 

@@ -1,16 +1,23 @@
-"""The modifier policy: which modifiers each proposed billing line carries (docs/cards.md, "Modifiers").
+"""Billing lines: episodes with their chosen code turned into lines, and the modifier policy.
 
-Default, from the seed: one line per distinct nerve per side; RT or LT on every line of a sided nerve;
-among lines with the same code and the same laterality modifier on one date, every line after the first
-carries 59 (or XS when configured); left and right of one nerve are two lines, RT and LT, without 59.
+Planning groups episodes into one line per code, distinct nerve, side and encounter (or date): the same
+nerve and side twice in one encounter is one line (seed: Multiple Injections). Add-on codes become lines of
+their own. Modifiers (docs/cards.md): RT or LT on every line of a sided nerve whose code takes laterality;
+among lines with the same code and laterality on one date, every line after the first carries 59 (or XS);
+left and right of one nerve are two lines, or, in the bilateral-50 payer profile, one line with 50.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import date
 
+from .coding import Choice
+from .facts import NerveEpisode
 from .findings import Line
+from .knowledge import Knowledge
 
 LATERALITY = {"right": "RT", "left": "LT"}
 
@@ -18,14 +25,81 @@ LATERALITY = {"right": "RT", "left": "LT"}
 @dataclass(frozen=True)
 class ModifierPolicy:
     distinct_modifier: str = "59"
+    bilateral_as_50: bool = False
+
+
+def plan(
+    chosen: Iterable[tuple[NerveEpisode, Choice]], kb: Knowledge, today: date, policy: ModifierPolicy
+) -> list[Line]:
+    groups: dict[tuple[str, str, str | None, object], list[tuple[NerveEpisode, Choice]]] = {}
+    for episode, choice in chosen:
+        if choice.code is None or episode.nerve_key is None:
+            continue
+        when = episode.date or today
+        key = (choice.code, episode.nerve_key, episode.side, episode.encounter or when)
+        groups.setdefault(key, []).append((episode, choice))
+    lines = []
+    for (code, _, side, _), members in groups.items():
+        episodes = [e for e, _ in members]
+        first, choice = members[0]
+        base = Line(
+            code=code,
+            modifiers=(),
+            units=max(c.units for _, c in members),
+            nerve_id=first.nerve.id if first.nerve else None,
+            nerve_name=first.nerve.name if first.nerve else (first.nerve_text or "nerve"),
+            side=side if kb.codes[code].laterality else None,
+            date=min(e.date or today for e in episodes),
+            encounter=next((e.encounter for e in episodes if e.encounter), None),
+            services=tuple(dict.fromkeys(e.source for e in episodes)),
+            reasons=tuple(dict.fromkeys(i for e in episodes for i in e.indications)),
+            performed=any(e.stage == "performed" for e in episodes),
+        )
+        lines.append(base)
+        add_on_units = max(c.add_on_units for _, c in members)
+        if choice.add_on and add_on_units:
+            lines.append(replace(base, code=choice.add_on, units=add_on_units))
+    return apply(lines, policy)
+
+
+def _bilateral(lines: list[Line]) -> list[Line]:
+    """Right and left of one nerve, code and date become one line carrying 50 (one unit per side's count)."""
+    out: list[Line] = []
+    for line in lines:
+        twin = next(
+            (
+                o
+                for o in out
+                if o.side in ("right", "left")
+                and line.side in ("right", "left")
+                and o.side != line.side
+                and (o.code, o.nerve_name, o.date) == (line.code, line.nerve_name, line.date)
+            ),
+            None,
+        )
+        if twin is None:
+            out.append(line)
+            continue
+        merged = replace(
+            twin,
+            side="bilateral",
+            modifiers=("50",),
+            services=tuple(dict.fromkeys(twin.services + line.services)),
+            reasons=tuple(dict.fromkeys(twin.reasons + line.reasons)),
+            performed=twin.performed or line.performed,
+        )
+        out[out.index(twin)] = merged
+    return out
 
 
 def apply(lines: list[Line], policy: ModifierPolicy) -> list[Line]:
     """Lines in the order given (the order of the source resources), each with its modifiers."""
+    if policy.bilateral_as_50:
+        lines = _bilateral(lines)
     seen: Counter[tuple[object, str, str | None]] = Counter()
     out = []
     for line in lines:
-        laterality = LATERALITY.get(line.side or "")
+        laterality = "50" if line.side == "bilateral" else LATERALITY.get(line.side or "")
         key = (line.date, line.code, laterality)
         modifiers = [laterality] if laterality else []
         if seen[key]:

@@ -50,6 +50,7 @@ class Record:
     user_id: str | None
     draft_orders: list[Resource]
     focus: frozenset[str] | None  # Type/id of the orders in focus; None = all draft orders
+    raw_orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # Type/id -> JSON, for update actions
     resources: dict[str, list[Resource]] = field(default_factory=dict)
     dropped: list[Dropped] = field(default_factory=list)
     unavailable: list[str] = field(default_factory=list)  # optional prefetch keys that could not be had
@@ -108,6 +109,7 @@ def build(
         parsed = _parse(raw, where, record.dropped)
         if parsed is not None:
             record.draft_orders.append(parsed)
+            record.raw_orders[f"{raw['resourceType']}/{raw.get('id')}"] = dict(raw)
 
     seen: set[str] = set()
     for key, result in prefetch.keys.items():

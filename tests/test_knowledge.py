@@ -17,14 +17,34 @@ def test_knowledge_base_loads_with_a_version():
     assert kb.codes["64640"].imaging_included is True  # seed: image guidance is part of 64640
     assert kb.codes["64640"].global_days == 0  # seed: 0-day global period (the seed wins over research)
     assert kb.codes["64640"].daily_unit_limit is None  # no confirmed MUE value
-    assert all(n.destruction_code in kb.codes for n in kb.nerves.values())
+    assert all(o.code in kb.codes for n in kb.nerves.values() for o in n.destruction)
+    assert kb.nerves["genicular"].destruction[0].code == "64624"
+    facet = {o.code for o in kb.nerves["facet"].destruction}
+    assert facet == {"64633", "64635", "64999"}  # thermal by region; chemical facet denervation is unlisted
+
+
+def _entries(value):
+    """Every object in a knowledge file that states a fact: list items and named sections."""
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict):
+                yield item
+                yield from _entries(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, dict) and key not in ("codesByRegion", "codes", "nerveRegions"):
+                yield item
+            if isinstance(item, list | dict):
+                yield from _entries(item)
 
 
 def test_every_entry_cites_a_source():
     for name in FILES:
         data = json.loads((KNOWLEDGE_DIR / f"{name}.json").read_text())
-        entries = [v for value in data.values() if isinstance(value, list) for v in value]
-        assert entries and all(entry["source"] for entry in entries), name
+        entries = list(_entries(data))
+        assert entries, name
+        for entry in entries:
+            assert entry.get("source"), (name, entry)
 
 
 def test_no_nerve_carries_an_unconfirmed_snomed_code():
@@ -63,9 +83,9 @@ def test_a_missing_source_is_refused(tmp_path):
 def test_a_dangling_code_reference_is_refused(tmp_path):
     directory = _copy(tmp_path)
     nerves = json.loads((directory / "nerves.json").read_text())
-    nerves["nerves"][0]["destructionCode"] = "64999"
+    nerves["nerves"][0]["destruction"][0]["code"] = "64641"
     (directory / "nerves.json").write_text(json.dumps(nerves))
-    with pytest.raises(KnowledgeError, match=r"64999 is not in codes\.json"):
+    with pytest.raises(KnowledgeError, match=r"64641 is not in codes\.json"):
         load(directory)
 
 

@@ -1,4 +1,4 @@
-"""The knowledge base: codes, nerves, modifiers and laterality as versioned data.
+"""The knowledge base: codes, nerves, agents and modalities, guidance, modifiers, laterality — versioned data.
 
 Each JSON file here is checked against schemas/<file>.schema.json when loaded; a broken file stops start-up
 with a `KnowledgeError` naming the file and the field. Cross-file references (a nerve's destruction code must
@@ -17,7 +17,7 @@ from ..contract import SchemaSet
 from ..textmatch import PhraseIndex
 
 KNOWLEDGE_DIR = Path(__file__).parent
-FILES = ("ruleset", "codes", "nerves", "modifiers", "laterality")
+FILES = ("ruleset", "codes", "nerves", "modifiers", "laterality", "agents", "guidance", "chemodenervation")
 
 
 class KnowledgeError(ValueError):
@@ -43,6 +43,25 @@ class Code:
     global_days: int | None
     unit_rule: str
     daily_unit_limit: int | None
+    laterality: bool  # RT/LT (or 50) apply to its lines
+    add_on_to: str | None
+    confirmed: bool
+    source: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DestructionOption:
+    """One way to code destroying a nerve; the first option whose conditions hold is the code."""
+
+    code: str
+    unit: str  # nerve | branch | knee | joint | vertebral-body | procedure
+    modalities: frozenset[str]  # chemical, thermal
+    add_on: str | None
+    base_units: int
+    spinal_regions: frozenset[str]
+    imaging_required: bool
+    choose: tuple[str, ...]  # when the record does not say enough: the codes to offer
+    confirmed: bool
     source: tuple[str, ...]
 
 
@@ -52,10 +71,56 @@ class Nerve:
     name: str
     synonyms: tuple[str, ...]
     sided: bool
-    destruction_code: str
+    region: str  # upper-extremity | lower-extremity | truncal | head-neck | spine
+    destruction: tuple[DestructionOption, ...]
     block_code: str | None
     snomed: str | None
     source: tuple[str, ...]
+
+    @property
+    def destruction_codes(self) -> frozenset[str]:
+        return frozenset(o.code for o in self.destruction)
+
+
+@dataclass(frozen=True)
+class Agent:
+    id: str
+    name: str
+    klass: str  # neurolytic | local-anaesthetic | steroid | botulinum-toxin
+    words: tuple[str, ...]
+    exclude: frozenset[str]
+    rxnorm: tuple[str, ...]
+    snomed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Modality:
+    id: str
+    name: str
+    klass: str  # neurolytic | non-destructive | cryo
+    modality: str  # thermal | pulsed-rf | cryo
+    words: tuple[str, ...]
+    code: str | None
+    codes_by_region: dict[str, str]
+
+
+@dataclass(frozen=True)
+class GuidanceModality:
+    id: str  # ultrasound | fluoroscopy | ct | mr
+    name: str
+    words: tuple[str, ...]
+    codes: tuple[str, ...]
+    dicom: tuple[str, ...]
+    snomed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ChemoTarget:
+    region: str
+    few: str
+    many: str | None
+    many_from: int | None
+    words: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -86,18 +151,64 @@ class Knowledge:
     modifiers: dict[str, Modifier]
     snomed_system: str
     sides: dict[str, Side]
+    agents: dict[str, Agent]
+    modalities: dict[str, Modality]
+    neurolysis_words: tuple[str, ...]
+    procedure_snomed: dict[str, str]  # SNOMED CT procedure code -> modality
+    volume_units: tuple[str, ...]
+    dicom_system: str
+    guidance: dict[str, GuidanceModality]
+    unspecified_guidance_words: tuple[str, ...]
+    guidance_order_words: tuple[str, ...]
+    chemo_targets: tuple[ChemoTarget, ...]
+    chemo_nerve_regions: dict[str, str]
 
     @cached_property
     def nerve_index(self) -> PhraseIndex:
-        phrases = [(name, nerve.id) for nerve in self.nerves.values() for name in (nerve.name, *nerve.synonyms)]
-        return PhraseIndex(phrases)
+        return PhraseIndex((name, n.id) for n in self.nerves.values() for name in (n.name, *n.synonyms))
 
     @cached_property
     def side_index(self) -> PhraseIndex:
         return PhraseIndex((word, side.side) for side in self.sides.values() for word in side.words)
 
+    @cached_property
+    def agent_index(self) -> PhraseIndex:
+        return PhraseIndex((word, agent.id) for agent in self.agents.values() for word in agent.words)
+
+    @cached_property
+    def modality_index(self) -> PhraseIndex:
+        return PhraseIndex((word, m.id) for m in self.modalities.values() for word in m.words)
+
+    @cached_property
+    def neurolysis_index(self) -> PhraseIndex:
+        return PhraseIndex((word, "neurolysis") for word in self.neurolysis_words)
+
+    @cached_property
+    def guidance_index(self) -> PhraseIndex:
+        phrases = [(word, g.id) for g in self.guidance.values() for word in g.words]
+        phrases += [(word, "unspecified") for word in self.unspecified_guidance_words]
+        return PhraseIndex(phrases)
+
+    @cached_property
+    def guidance_order_index(self) -> PhraseIndex:
+        return PhraseIndex((word, "guidance") for word in self.guidance_order_words)
+
+    @cached_property
+    def chemo_index(self) -> PhraseIndex:
+        return PhraseIndex((word, t.region) for t in self.chemo_targets for word in t.words)
+
     def side_for_snomed(self, code: str) -> str | None:
         return next((s.side for s in self.sides.values() if s.snomed == code), None)
+
+    def guidance_for_code(self, code: str) -> str | None:
+        return next((g.id for g in self.guidance.values() if code in g.codes), None)
+
+    def guidance_for_dicom(self, code: str) -> str | None:
+        return next((g.id for g in self.guidance.values() if code in g.dicom), None)
+
+    def family(self, code: str) -> str | None:
+        entry = self.codes.get(code)
+        return entry.family if entry else None
 
 
 def load(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
@@ -120,8 +231,23 @@ def load(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
     return knowledge
 
 
+def _option(o: dict[str, Any]) -> DestructionOption:
+    return DestructionOption(
+        code=o["code"],
+        unit=o["unit"],
+        modalities=frozenset(o["modalities"]),
+        add_on=o.get("addOn"),
+        base_units=o.get("baseUnits", 1),
+        spinal_regions=frozenset(o.get("spinalRegions", ())),
+        imaging_required=o.get("imaging") == "required",
+        choose=tuple(o.get("choose", ())),
+        confirmed=o["confirmed"],
+        source=tuple(o["source"]),
+    )
+
+
 def _build(raw: dict[str, Any]) -> Knowledge:
-    ruleset, codes, nerves = raw["ruleset"], raw["codes"], raw["nerves"]
+    ruleset, codes, nerves, agents, guidance = (raw[k] for k in ("ruleset", "codes", "nerves", "agents", "guidance"))
     return Knowledge(
         version=ruleset["version"],
         code_set=ruleset["codeSet"],
@@ -133,28 +259,32 @@ def _build(raw: dict[str, Any]) -> Knowledge:
         cpt_system=codes["system"],
         codes={
             c["code"]: Code(
-                c["code"],
-                c["family"],
-                c["display"],
-                c["descriptor"],
-                c["imagingIncluded"],
-                c["globalDays"],
-                c["unitRule"],
-                c["dailyUnitLimit"],
-                tuple(c["source"]),
+                code=c["code"],
+                family=c["family"],
+                display=c["display"],
+                descriptor=c["descriptor"],
+                imaging_included=c["imagingIncluded"],
+                global_days=c["globalDays"],
+                unit_rule=c["unitRule"],
+                daily_unit_limit=c["dailyUnitLimit"],
+                laterality=c["laterality"],
+                add_on_to=c.get("addOnTo"),
+                confirmed=c["confirmed"],
+                source=tuple(c["source"]),
             )
             for c in codes["codes"]
         },
         nerves={
             n["id"]: Nerve(
-                n["id"],
-                n["name"],
-                tuple(n["synonyms"]),
-                n["sided"],
-                n["destructionCode"],
-                n.get("blockCode"),
-                n.get("snomed"),
-                tuple(n["source"]),
+                id=n["id"],
+                name=n["name"],
+                synonyms=tuple(n["synonyms"]),
+                sided=n["sided"],
+                region=n["region"],
+                destruction=tuple(_option(o) for o in n["destruction"]),
+                block_code=n.get("blockCode"),
+                snomed=n.get("snomed"),
+                source=tuple(n["source"]),
             )
             for n in nerves["nerves"]
         },
@@ -163,25 +293,86 @@ def _build(raw: dict[str, Any]) -> Knowledge:
         modifiers={m["code"]: Modifier(m["code"], m["system"], m["meaning"]) for m in raw["modifiers"]["modifiers"]},
         snomed_system=raw["laterality"]["system"],
         sides={s["side"]: Side(s["side"], s["snomed"], tuple(s["words"])) for s in raw["laterality"]["sides"]},
+        agents={
+            a["id"]: Agent(
+                a["id"],
+                a["name"],
+                a["class"],
+                tuple(a["words"]),
+                frozenset(a.get("exclude", ())),
+                tuple(a.get("rxnorm", ())),
+                tuple(a.get("snomed", ())),
+            )
+            for a in agents["agents"]
+        },
+        modalities={
+            m["id"]: Modality(
+                m["id"],
+                m["name"],
+                m["class"],
+                m["modality"],
+                tuple(m["words"]),
+                m.get("code"),
+                m.get("codesByRegion", {}),
+            )
+            for m in agents["modalities"]
+        },
+        neurolysis_words=tuple(agents["procedureWords"]["neurolysis"]),
+        procedure_snomed={p["code"]: p["modality"] for p in agents["procedureSnomed"]},
+        volume_units=tuple(agents["volumeUnits"]),
+        dicom_system=guidance["dicomSystem"],
+        guidance={
+            g["id"]: GuidanceModality(
+                g["id"], g["name"], tuple(g["words"]), tuple(g["codes"]), tuple(g["dicom"]), tuple(g.get("snomed", ()))
+            )
+            for g in guidance["modalities"]
+        },
+        unspecified_guidance_words=tuple(guidance["unspecified"]["words"]),
+        guidance_order_words=tuple(guidance["guidanceOrderWords"]["words"]),
+        chemo_targets=tuple(
+            ChemoTarget(t["region"], t["codes"]["few"], t["codes"].get("many"), t.get("manyFrom"), tuple(t["words"]))
+            for t in raw["chemodenervation"]["targets"]
+        ),
+        chemo_nerve_regions=dict(raw["chemodenervation"]["nerveRegions"]),
     )
 
 
 def _check_references(kb: Knowledge, directory: Path) -> None:
     problems = []
+
+    def known(code: str | None, where: str) -> None:
+        if code and code not in kb.codes:
+            problems.append(f"{where}: code {code} is not in codes.json")
+
     for nerve in kb.nerves.values():
-        for field, code in (("destructionCode", nerve.destruction_code), ("blockCode", nerve.block_code)):
-            if code and code not in kb.codes:
-                problems.append(f"nerves.json: nerve {nerve.id} {field} {code} is not in codes.json")
+        known(nerve.block_code, f"nerves.json: nerve {nerve.id} blockCode")
+        for option in nerve.destruction:
+            for code in (option.code, option.add_on, *option.choose):
+                known(code, f"nerves.json: nerve {nerve.id} destruction")
+    for code in kb.codes.values():
+        known(code.add_on_to, f"codes.json: {code.code} addOnTo")
+    for modality in kb.modalities.values():
+        for code in (modality.code, *modality.codes_by_region.values()):
+            known(code, f"agents.json: modality {modality.id}")
+    for guidance in kb.guidance.values():
+        for code in guidance.codes:
+            known(code, f"guidance.json: {guidance.id}")
+    for target in kb.chemo_targets:
+        for code in (target.few, target.many):
+            known(code, f"chemodenervation.json: {target.region}")
     for modifier in ("RT", "LT", "59", "XS", "50"):
         if modifier not in kb.modifiers:
             problems.append(f"modifiers.json: modifier {modifier} is required by the modifier policy")
     if "line-suggestion" not in kb.rules:
         problems.append("ruleset.json: rule line-suggestion is missing")
-    owners: dict[str, str] = {}
-    for nerve in kb.nerves.values():
-        for phrase in (nerve.name, *nerve.synonyms):
-            other = owners.setdefault(phrase.lower(), nerve.id)
-            if other != nerve.id:
-                problems.append(f"nerves.json: phrase {phrase!r} names both {other} and {nerve.id}")
+    for label, entries in (
+        ("nerves.json", [(p, n.id) for n in kb.nerves.values() for p in (n.name, *n.synonyms)]),
+        ("agents.json", [(p, a.id) for a in kb.agents.values() for p in a.words]),
+    ):
+        owners: dict[str, str] = {}
+        for phrase, owner in entries:
+            other = owners.setdefault(phrase.lower(), owner)
+            if other != owner:
+                problems.append(f"{label}: phrase {phrase!r} names both {other} and {owner}")
     if problems:
         raise KnowledgeError(f"{directory}: " + "; ".join(problems))

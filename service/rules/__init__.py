@@ -14,7 +14,6 @@ from ..facts import Facts
 from ..findings import Finding
 from ..knowledge import Knowledge
 from ..lines import ModifierPolicy
-from . import line_suggestion
 
 
 @dataclass(frozen=True)
@@ -25,10 +24,21 @@ class RuleInputs:
 
 Rule = Callable[[Facts, RuleInputs], list[Finding]]
 
-# rule id -> function; the ids are the card topics of docs/cards.md.
-RULES: dict[str, Rule] = {
-    "line-suggestion": line_suggestion.run,
-}
+
+def _registry() -> dict[str, Rule]:
+    from . import duplicate_nerve, imaging_bundled, line_suggestion, more_specific_code, not_neurolytic
+
+    # rule id -> function; the ids are the card topics of docs/cards.md. Cards come out in this order.
+    return {
+        "line-suggestion": line_suggestion.run,
+        "more-specific-code": more_specific_code.run,
+        "not-neurolytic": not_neurolytic.run,
+        "imaging-bundled": imaging_bundled.run,
+        "duplicate-nerve": duplicate_nerve.run,
+    }
+
+
+RULES: dict[str, Rule] = _registry()
 
 
 def run_all(facts: Facts, inputs: RuleInputs) -> list[Finding]:

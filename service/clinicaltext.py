@@ -1,0 +1,184 @@
+"""Reading clinical free text: agents with concentration and volume, modalities, guidance, spinal levels.
+
+Pure functions from a string (and the knowledge base) to findings; the FHIR side lives in facts.py. Text is
+split into sentences, normalised (textmatch.normalize) and matched against knowledge-base phrases. A mention
+preceded closely by a negation ("no phenol", "without fluoroscopy") is not counted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .knowledge import Knowledge
+from .textmatch import Match, normalize
+
+_SENTENCE = re.compile(r"[;\n]|(?<![0-9])\.(?![0-9])|\.(?=\s)")
+_NEGATIONS = frozenset(
+    {"no", "not", "without", "denies", "denied", "negative", "avoid", "avoided", "never", "declined"}
+)
+_NEGATION_WINDOW = 3  # words before a mention that can negate it
+_CONTEXT_WINDOW = 5  # words either side checked against an agent's exclusions
+_NUMBER = r"(\d+(?:\.\d+)?)"
+_PERCENT = re.compile(_NUMBER + r"\s?%")
+_SPINAL = re.compile(
+    r"(?<![a-z0-9])([ctls])(\d{1,2})"
+    r"(?:\s?(?:/|\s|to|through|thru)\s?(?:([ctls])(\d{1,2})|(\d{1,2})(?!\s?(?:ml|mls|cc|mg|%|mcg|units))))?"
+    r"(?![a-z0-9%])"
+)
+_REGION_LETTER = {"c": "cervical", "t": "thoracic", "l": "lumbar", "s": "sacral"}
+_REGION_WORDS = {
+    "cervical": "cervical",
+    "thoracic": "thoracic",
+    "lumbar": "lumbar",
+    "sacral": "sacral",
+    "lumbosacral": "lumbar",
+    "cervicothoracic": "cervical",
+}
+_REGION_SIZE = {"c": 7, "t": 12, "l": 5, "s": 5}
+_ORDER = "ctls"
+
+
+@dataclass(frozen=True)
+class AgentMention:
+    agent: str  # agent id
+    klass: str  # neurolytic | local-anaesthetic | steroid | botulinum-toxin
+    concentration_pct: float | None
+    volume_ml: float | None
+    field: str
+
+
+@dataclass
+class TextFindings:
+    agents: list[AgentMention] = field(default_factory=list)
+    modalities: set[str] = field(default_factory=set)  # thermal | pulsed-rf | cryo
+    neurolysis: bool = False
+    guidance: set[str] = field(default_factory=set)  # ultrasound | fluoroscopy | ct | mr | unspecified
+    spinal_regions: set[str] = field(default_factory=set)
+    joints: set[tuple[str, str]] = field(default_factory=set)  # adjacent level pairs: ("l4", "l5")
+    levels: set[str] = field(default_factory=set)  # single levels: "t7", "l4"
+    chemo_regions: list[str] = field(default_factory=list)  # botulinum toxin targets, one per muscle/site named
+    fields: set[str] = field(default_factory=set)  # the fields that contributed anything
+
+    def merge(self, other: TextFindings) -> None:
+        self.agents.extend(other.agents)
+        self.modalities |= other.modalities
+        self.neurolysis |= other.neurolysis
+        self.guidance |= other.guidance
+        self.spinal_regions |= other.spinal_regions
+        self.joints |= other.joints
+        self.levels |= other.levels
+        self.chemo_regions.extend(other.chemo_regions)
+        self.fields |= other.fields
+
+
+def sentences(text: str) -> list[str]:
+    """Normalised sentences; clause breaks (commas, colons, brackets) kept as " | " to bound negation."""
+    out = []
+    for part in _SENTENCE.split(text):
+        clauses = [normal for clause in re.split(r"[,:()\[\]]", part) if (normal := normalize(clause))]
+        if clauses:
+            out.append(" | ".join(clauses))
+    return out
+
+
+def _words_before(normal: str, match: Match, count: int) -> list[str]:
+    words = normal[: match.start].split()
+    if "|" in words:
+        words = words[len(words) - words[::-1].index("|") :]
+    return words[-count:]
+
+
+def negated(normal: str, match: Match) -> bool:
+    return bool(_NEGATIONS.intersection(_words_before(normal, match, _NEGATION_WINDOW)))
+
+
+def _kept(normal: str, matches: Iterable[Match]) -> list[Match]:
+    return [m for m in matches if not negated(normal, m)]
+
+
+def _level_index(letter: str, number: int) -> int:
+    return _ORDER.index(letter) * 100 + number
+
+
+def _next_level(letter: str, number: int) -> tuple[str, int]:
+    if number < _REGION_SIZE[letter] or letter == "s":
+        return letter, number + 1
+    return _ORDER[_ORDER.index(letter) + 1], 1
+
+
+def _spinal(normal: str, found: TextFindings) -> None:
+    for word, region in _REGION_WORDS.items():
+        if re.search(rf"\b{word}\b", normal):
+            found.spinal_regions.add(region)
+    for m in _SPINAL.finditer(normal):
+        letter, number = m.group(1), int(m.group(2))
+        if number == 0 or number > _REGION_SIZE[letter]:
+            continue
+        found.spinal_regions.add(_REGION_LETTER[letter])
+        end = m.group(4) or m.group(5)
+        if end is None:
+            found.levels.add(f"{letter}{number}")
+            continue
+        end_letter, end_number = (m.group(3) or letter), int(end)
+        if end_number == 0 or end_number > _REGION_SIZE[end_letter]:
+            continue
+        found.spinal_regions.add(_REGION_LETTER[end_letter])
+        if _level_index(end_letter, end_number) <= _level_index(letter, number):
+            # "T7, T9" lists two levels; "T7 2" is a level followed by an unrelated number.
+            found.levels |= {f"{letter}{number}"} | ({f"{end_letter}{end_number}"} if m.group(3) else set())
+            continue
+        # "L4-5" / "L5-S1" is one joint; "L3-L5" spans the joints L3-4 and L4-5.
+        current = (letter, number)
+        while _level_index(*current) < _level_index(end_letter, end_number):
+            following = _next_level(*current)
+            found.joints.add((f"{current[0]}{current[1]}", f"{following[0]}{following[1]}"))
+            current = following
+            if len(found.joints) > 30:
+                break
+
+
+def _numbers_near(normal: str, match: Match, pattern: re.Pattern[str], others: list[Match]) -> float | None:
+    """The closest number+unit to the agent mention, not closer to another agent mention."""
+    best: tuple[int, float] | None = None
+    for m in pattern.finditer(normal):
+        distance = m.start() - match.end if m.start() >= match.end else match.start - m.end()
+        if distance < 0 or distance > 40:
+            continue
+        if any(abs(m.start() - o.start) < distance for o in others if o is not match):
+            continue
+        if best is None or distance < best[0]:
+            best = (distance, float(m.group(1)))
+    return best[1] if best else None
+
+
+def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
+    found = TextFindings()
+    volume = re.compile(_NUMBER + r"\s?(?:" + "|".join(re.escape(u) for u in kb.volume_units) + r")(?![a-z])")
+    for normal in sentences(text):
+        agents = _kept(normal, kb.agent_index.find(normal))
+        for match in agents:
+            agent = kb.agents[match.key]
+            context = set(_words_before(normal, match, _CONTEXT_WINDOW)) | set(
+                normal[match.end :].split()[:_CONTEXT_WINDOW]
+            )
+            if agent.exclude & context:
+                continue  # skin-prep alcohol, a local anaesthetic test dose, "alcohol use"...
+            found.agents.append(
+                AgentMention(
+                    agent.id,
+                    agent.klass,
+                    _numbers_near(normal, match, _PERCENT, agents),
+                    _numbers_near(normal, match, volume, agents),
+                    field_name,
+                )
+            )
+        found.modalities |= {kb.modalities[m.key].modality for m in _kept(normal, kb.modality_index.find(normal))}
+        found.neurolysis |= bool(_kept(normal, kb.neurolysis_index.find(normal)))
+        found.guidance |= {m.key for m in _kept(normal, kb.guidance_index.find(normal))}
+        found.chemo_regions.extend(m.key for m in kb.chemo_index.find(normal))
+        _spinal(normal, found)
+    if found.agents or found.modalities or found.neurolysis or found.guidance or found.joints or found.levels:
+        found.fields.add(field_name)
+    return found

@@ -1,0 +1,57 @@
+"""Small helpers the rules share: evidence merging, order recoding, summaries that fit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..facts import Evidence, NerveEpisode
+from ..findings import OrderUpdate
+from ..knowledge import Knowledge
+
+SUMMARY_LIMIT = 139
+# Families whose CPT code on an order is replaced when the order is recoded.
+RECODED_FAMILIES = frozenset({"neurolytic-destruction", "nerve-block", "chemodenervation", "cryoablation", "unlisted"})
+
+
+def merge_evidence(episodes: Iterable[NerveEpisode]) -> tuple[Evidence, ...]:
+    merged: dict[str, dict[str, None]] = {}
+    for episode in episodes:
+        for item in episode.evidence:
+            merged.setdefault(item.reference, {}).update(dict.fromkeys(item.fields))
+    return tuple(Evidence(ref, tuple(fields)) for ref, fields in merged.items())
+
+
+def recode(episodes: Iterable[NerveEpisode], code: str, kb: Knowledge) -> tuple[OrderUpdate, ...]:
+    """Updates that put `code` on each draft order that lacks it, taking wrong procedure codes off."""
+    updates: dict[str, OrderUpdate] = {}
+    for episode in episodes:
+        order = episode.draft_order
+        if order is None or code in episode.cpt_codes or order in updates:
+            continue
+        wrong = tuple(c for c in episode.cpt_codes if kb.family(c) in RECODED_FAMILIES)
+        updates[order] = OrderUpdate(order, code, wrong)
+    return tuple(updates.values())
+
+
+def fit(text: str) -> str:
+    return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1].rstrip(", ;") + "…"
+
+
+def caution(confirmed: bool, source: Iterable[str]) -> str:
+    if confirmed:
+        return ""
+    return (
+        "\n\n**Unconfirmed mapping:** the research behind this code could not confirm it "
+        f"({'; '.join(source)}). Verify against the current CPT book before billing."
+    )
+
+
+def describe_treatment(episode: NerveEpisode, kb: Knowledge) -> str:
+    agents = list(dict.fromkeys(kb.agents[d.agent].name for d in episode.doses))
+    if agents:
+        return ", ".join(agents)
+    return {
+        "thermal": "radiofrequency",
+        "pulsed-rf": "pulsed radiofrequency",
+        "cryo": "cryoneurolysis",
+    }.get(episode.treatment or "", "the treatment written")

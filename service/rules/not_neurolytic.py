@@ -1,0 +1,78 @@
+"""not-neurolytic: what was done does not destroy the nerve with a neurolytic agent, so it is not 64640.
+
+Anaesthetic and/or steroid only is the nerve's block code (64450 when none is more specific); botulinum toxin
+is chemodenervation; pulsed radiofrequency is the unlisted code; cryoneurolysis is 0440T-0442T by region
+(coding-64640.md §1b, selection rule of thumb).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..coding import OTHER_NERVE, Choice, choose
+from ..facts import Facts, NerveEpisode
+from ..findings import Finding, Option
+from ..lines import plan
+from .common import caution, describe_treatment, fit, merge_evidence, recode
+
+if TYPE_CHECKING:
+    from . import RuleInputs
+
+RULE_ID = "not-neurolytic"
+
+
+def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
+    kb = inputs.kb
+    groups: dict[tuple[str | None, str | None], list[tuple[NerveEpisode, Choice]]] = {}
+    for episode in facts.episodes:
+        choice = choose(episode, kb)
+        if choice is None or choice.category != "not-neurolytic":
+            continue
+        if choice.code in episode.cpt_codes and not episode.claims_destruction:
+            continue  # already coded right (a block coded as a block, cryo as 0441T)
+        groups.setdefault((choice.code, episode.treatment), []).append((episode, choice))
+    return [_finding(members, facts, inputs) for members in groups.values()]
+
+
+def _finding(members: list[tuple[NerveEpisode, Choice]], facts: Facts, inputs: RuleInputs) -> Finding:
+    kb = inputs.kb
+    episodes = [e for e, _ in members]
+    choice = members[0][1]
+    claimed = any(OTHER_NERVE in e.cpt_codes or e.claims_destruction for e in episodes)
+    what = describe_treatment(episodes[0], kb)
+    options: tuple[Option, ...] = ()
+    if choice.code is not None:
+        if kb.family(choice.code) == "chemodenervation":
+            # Chemodenervation is coded per extremity or area, without laterality: one line.
+            lines = plan(members[:1], kb, facts.today, inputs.policy)
+        else:
+            lines = plan(members, kb, facts.today, inputs.policy)
+        options = (
+            Option(
+                f"Bill {', '.join(line.label for line in lines)} instead"[:200],
+                lines=tuple(lines),
+                updates=recode(episodes, choice.code, kb),
+            ),
+        )
+    target = choice.code or "the facet injection family (64490-64495)"
+    summary = fit(f"{what.capitalize()} is not neurolytic: bill {target}" + (f", not {OTHER_NERVE}" if claimed else ""))
+    detail = f"{choice.reason.capitalize()}."
+    if choice.code is not None:
+        detail += f"\n\n- **{choice.code}** {kb.codes[choice.code].descriptor}"
+        if choice.alternatives:
+            detail += "\n\nDepending on what was injected: " + ", ".join(choice.alternatives) + "."
+        if kb.family(choice.code) == "chemodenervation":
+            detail += (
+                "\n\nBotulinum toxin into muscle is chemodenervation (64642-64647, by extremity and number of "
+                "muscles; additional extremities take add-on codes; RT/LT and 50 do not apply). Destroying the "
+                "nerve itself with phenol or alcohol would be 64640."
+            )
+    detail += caution(choice.confirmed, choice.source)
+    return Finding(
+        rule_id=RULE_ID,
+        indicator="warning",
+        summary=summary,
+        detail=detail,
+        evidence=merge_evidence(episodes),
+        options=options,
+    )
