@@ -202,11 +202,13 @@ def _mentions_in(text: str, field_name: str, kb: Knowledge) -> list[_Mention]:
         if side is None and len(nerves) == 1 and sides:
             side = sides[0].key
         mentions.append(_Mention(kb.nerves[match.key], normal[match.start : match.end], side, field_name))
-    # One nerve written twice ("LFCN (lateral femoral cutaneous nerve)") is one mention.
+    # One nerve written twice ("LFCN (lateral femoral cutaneous nerve)", "genicular nerves (SMGN, SLGN)") is
+    # one mention; a repeat without a side takes the side written with the nerve elsewhere in the text.
     unique: dict[tuple[str, str | None], _Mention] = {}
     for mention in mentions:
         unique.setdefault((mention.nerve.id if mention.nerve else "", mention.side), mention)
-    return list(unique.values())
+    sided = {nerve for nerve, side in unique if side is not None}
+    return [m for (nerve, side), m in unique.items() if side is not None or nerve not in sided]
 
 
 def _nerve_mentions(resource: Any, kb: Knowledge) -> tuple[list[_Mention], list[str]]:

@@ -27,6 +27,9 @@ def test_rule_catalogue_matches_the_rule_set():
     assert list(sections) == list(KB.rules)
     for rule in KB.rules.values():
         assert f"**Status:** {rule.status}" in sections[rule.id]
+        if rule.status == "active":
+            for part in ("**Fires when:**", "**Card:**", "**Does not fire:**"):
+                assert part in sections[rule.id], (rule.id, part)
         for source in rule.source:
             assert source in sections[rule.id], (rule.id, source)
 

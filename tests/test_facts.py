@@ -115,7 +115,10 @@ CASES = [
     (_order("Left sural"), [{"nerve": "sural", "side": "left"}]),
     (_order("anterior branch of the obturator nerve, right"), [{"nerve": "obturator", "side": "right"}]),
     (_order("Left thumb"), [{"nerve": None, "side": "left"}]),
-    (_order("medial antebrachial cutaneous nerve, left"), [{"nerve": "medial antebrachial cutaneous nerve", "side": "left"}]),
+    (
+        _order("medial antebrachial cutaneous nerve, left"),
+        [{"nerve": "medial antebrachial cutaneous nerve", "side": "left"}],
+    ),
     (_order("lateral femoral cutaneous nerve"), [{"nerve": "lateral-femoral-cutaneous", "side": None}]),
     # No bodySite: the nerve is in the code's words.
     (

@@ -14,6 +14,7 @@ from service.lines import ModifierPolicy, apply
 from .conftest import SELECT, SIGN, call, fixture_request, lines_of, null_prefetch, prefetch_from, topics, with_prefetch
 
 D1, D2 = date(2026, 11, 20), date(2026, 11, 21)
+CPT = "http://www.ama-assn.org/go/cpt"
 
 
 def _line(nerve: str, side: str | None, when: date = D1, code: str = "64640") -> Line:
@@ -149,12 +150,12 @@ def test_same_nerve_and_side_twice_is_one_line(client):
 def test_nerve_not_in_the_knowledge_base_is_billed_as_written(client):
     body = fixture_request("order-sign-lfcn-left")
     body["context"]["draftOrders"]["entry"][0]["resource"]["bodySite"] = [
-        {"text": "Posterior femoral cutaneous n."},
+        {"text": "Medial antebrachial cutaneous n."},
         {"coding": [{"system": "http://snomed.info/sct", "code": "24028007"}]},
     ]
     cards = call(client, SIGN, null_prefetch(body)).get_json()["cards"]
-    assert lines_of(cards) == [("64640", ("RT",), 1, "posterior femoral cutaneous nerve", "right")]
-    assert "Not in the knowledge base, billed as written: posterior femoral cutaneous nerve" in cards[0]["detail"]
+    assert lines_of(cards) == [("64640", ("RT",), 1, "medial antebrachial cutaneous nerve", "right")]
+    assert "Not in the knowledge base, billed as written: medial antebrachial cutaneous nerve" in cards[0]["detail"]
 
 
 def test_unrelated_order_gives_no_cards(client):
@@ -167,11 +168,15 @@ def test_unrelated_order_gives_no_cards(client):
 @pytest.mark.parametrize(
     "change",
     [
-        lambda sr: sr["code"]["coding"][0].update(code="64450"),  # a block, not neurolysis
-        lambda sr: sr["code"]["coding"][0].update(system="http://snomed.info/sct"),  # not CPT
+        # a block with a block's agents, coded as a block
+        lambda sr: sr.update(
+            code={"coding": [{"system": CPT, "code": "64450"}], "text": "LFCN block with bupivacaine"}
+        ),
+        # no CPT coding and no words of neurolysis or agent
+        lambda sr: sr.update(code={"text": "Pain clinic follow-up"}),
         lambda sr: sr.update(bodySite=[{"text": "lateral femoral cutaneous nerve"}]),  # side not written
     ],
-    ids=["block-code", "not-cpt", "no-side"],
+    ids=["block-code", "not-neurolysis", "no-side"],
 )
 def test_near_misses_give_no_line(client, change):
     body = fixture_request("order-sign-lfcn-left")
@@ -179,3 +184,27 @@ def test_near_misses_give_no_line(client, change):
     response = call(client, SIGN, null_prefetch(body))
     assert response.status_code == 200
     assert lines_of(response.get_json()["cards"]) == []
+
+
+def test_order_not_coded_64640_gets_a_recode_suggestion(client):
+    body = fixture_request("order-sign-lfcn-left")
+    order = body["context"]["draftOrders"]["entry"][0]["resource"]
+    order["code"] = {"coding": [{"system": CPT, "code": "64450"}], "text": "LFCN block"}
+    order["note"] = [{"text": "phenol 6% 3 mL, ultrasound guided"}]
+    card = call(client, SIGN, null_prefetch(body)).get_json()["cards"][0]
+    assert card["selectionBehavior"] == "any"
+    [_, recode] = card["suggestions"]
+    assert lines_of([card]) == [("64640", ("LT",), 1, "lateral femoral cutaneous nerve", "left")]
+    [update] = recode["actions"]
+    assert update["type"] == "update"
+    assert update["resource"]["id"] == "sr-lfcn"
+    assert [c["code"] for c in update["resource"]["code"]["coding"]] == ["64640"]  # 64450 replaced
+    assert update["resource"]["bodySite"] == order["bodySite"]  # the whole order, otherwise unchanged
+
+
+def test_bilateral_as_modifier_50_profile(tmp_path):
+    app = create_app({"database_url": f"sqlite:///{tmp_path / 'db.sqlite3'}", "bilateral_modifier_50": True})
+    response = call(app.test_client(), SIGN, null_prefetch(fixture_request("order-sign-bilateral-lfcn")))
+    assert lines_of(response.get_json()["cards"]) == [
+        ("64640", ("50",), 1, "lateral femoral cutaneous nerve", "bilateral")
+    ]

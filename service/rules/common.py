@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..facts import Evidence, NerveEpisode
-from ..findings import OrderUpdate
+from ..findings import Line, OrderUpdate
 from ..knowledge import Knowledge
 
 SUMMARY_LIMIT = 139
@@ -55,3 +55,17 @@ def describe_treatment(episode: NerveEpisode, kb: Knowledge) -> str:
         "pulsed-rf": "pulsed radiofrequency",
         "cryo": "cryoneurolysis",
     }.get(episode.treatment or "", "the treatment written")
+
+
+def unit_limit_note(lines: Iterable[Line], kb: Knowledge) -> str:
+    """A sentence for each code whose units on one date exceed its daily limit (CMS MUE), when one is known."""
+    totals: dict[tuple[str, object], int] = {}
+    for line in lines:
+        totals[(line.code, line.date)] = totals.get((line.code, line.date), 0) + line.units
+    notes = [
+        f"**{units} units of {code} on {when} exceed its daily limit of {limit}** (CMS MUE): document why, or split "
+        "the service as the payer requires."
+        for (code, when), units in totals.items()
+        if (limit := kb.codes[code].daily_unit_limit) is not None and units > limit
+    ]
+    return "\n\n".join(notes)

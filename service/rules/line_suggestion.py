@@ -25,15 +25,13 @@ def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
     chosen = []
     for episode in facts.episodes:
         choice = choose(episode, kb)
-        if choice is None or choice.category != "line":
-            continue
-        if episode.nerve is not None and episode.nerve.sided and episode.side is None:
-            continue  # a line without RT/LT would be wrong; documentation-incomplete names the gap
-        chosen.append((episode, choice))
-    if not chosen:
-        return []
+        if choice is not None and choice.category == "line":
+            chosen.append((episode, choice))
     lines = plan(chosen, kb, facts.today, inputs.policy)
-    episodes = [e for e, _ in chosen]
+    if not lines:
+        return []
+    billed = {service for line in lines for service in line.services}
+    episodes = [e for e, _ in chosen if e.source in billed]
     options = [
         Option(f"Add billing {'line' if len(lines) == 1 else 'lines'} " + ", ".join(x.label for x in lines), lines)
     ]
@@ -61,7 +59,7 @@ def _summary(lines: list[Line]) -> str:
     return fit(f"Bill {len(lines)} lines of {OTHER_NERVE}: " + ", ".join(line.label for line in lines))
 
 
-def _detail(lines: list[Line], inputs: RuleInputs, recoding: bool, over_limit: int | None) -> str:
+def _detail(lines: list[Line], inputs: RuleInputs, recoding: bool, limit_note: str) -> str:
     kb = inputs.kb
     rows = "\n".join(
         f"| {line.label} | {line.nerve_name} | {line.side or 'unsided'} | {line.units} | {line.date.isoformat()} "
@@ -85,6 +83,6 @@ def _detail(lines: list[Line], inputs: RuleInputs, recoding: bool, over_limit: i
         )
     if recoding:
         parts.append(f"The order is not coded {OTHER_NERVE}; the second suggestion recodes it.")
-    if over_limit is not None:
-        parts.append(f"**Units exceed the daily limit of {over_limit}** for {OTHER_NERVE} on one date of service.")
+    if limit_note:
+        parts.append(limit_note)
     return "\n\n".join(parts)

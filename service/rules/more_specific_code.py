@@ -10,7 +10,7 @@ from ..coding import OTHER_NERVE, Choice, choose
 from ..facts import Facts, NerveEpisode
 from ..findings import Finding, Option
 from ..lines import plan
-from .common import caution, fit, merge_evidence, recode
+from .common import caution, fit, merge_evidence, recode, unit_limit_note
 
 if TYPE_CHECKING:
     from . import RuleInputs
@@ -40,8 +40,10 @@ def _finding(members: list[tuple[NerveEpisode, Choice]], facts: Facts, inputs: R
     claimed = any(OTHER_NERVE in e.cpt_codes for e in episodes)
     codes = choice.alternatives or (choice.code,)
     options = []
+    limit_notes = []
     for code in codes:
         lines = plan([(e, _with_code(c, code)) for e, c in members], kb, facts.today, inputs.policy)
+        limit_notes.append(unit_limit_note(lines, kb))
         options.append(
             Option(
                 f"Bill {', '.join(line.label for line in lines)}"[:200],
@@ -60,6 +62,7 @@ def _finding(members: list[tuple[NerveEpisode, Choice]], facts: Facts, inputs: R
         f"{choice.reason.capitalize()}. 64640 is only for a peripheral nerve or branch that no more specific "
         f"code names.\n\n{descriptors}" + caution(choice.confirmed, choice.source)
     )
+    detail += "".join(f"\n\n{note}" for note in dict.fromkeys(limit_notes) if note)
     return Finding(
         rule_id=RULE_ID,
         indicator="warning" if claimed else "info",
