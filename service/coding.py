@@ -29,6 +29,7 @@ class Choice:
     add_on: str | None = None
     add_on_units: int = 0
     alternatives: tuple[str, ...] = ()
+    target: str | None = None  # what a chemodenervation line names instead of a nerve
     reason: str = ""
     confirmed: bool = True
     source: tuple[str, ...] = ()
@@ -135,6 +136,7 @@ def _chemodenervation(episode: NerveEpisode, kb: Knowledge) -> Choice:
             "64642",
             1,
             alternatives=("64642", "64644", "64646", "64647"),
+            target="muscles injected",
             reason="botulinum toxin into muscle is chemodenervation, coded by the muscles injected",
             source=("coding-64640.md §1b (64642-64647)",),
         )
@@ -144,6 +146,7 @@ def _chemodenervation(episode: NerveEpisode, kb: Knowledge) -> Choice:
         "not-neurolytic",
         code,
         1,
+        target=target.label,
         reason="botulinum toxin is chemodenervation, not nerve destruction",
         confirmed=kb.codes[code].confirmed,
         source=kb.codes[code].source,

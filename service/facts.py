@@ -212,7 +212,7 @@ def _mentions_in(text: str, field_name: str, kb: Knowledge) -> list[_Mention]:
 
 
 def _nerve_mentions(resource: Any, kb: Knowledge) -> tuple[list[_Mention], list[str]]:
-    """Nerves and sides: bodySite first (known nerves, else the nerve words written), then the code's words."""
+    """Nerves and sides: bodySite first (known nerves, else the nerve words written), then the other words."""
     body_sites = list(getattr(resource, "bodySite", None) or [])
     side_fields = [f"bodySite[{i}]" for i, bs in enumerate(body_sites) if _coded_sides([bs], kb)]
     fallback_sides = _coded_sides(body_sites, kb)
@@ -238,8 +238,12 @@ def _nerve_mentions(resource: Any, kb: Knowledge) -> tuple[list[_Mention], list[
     if not mentions and unmatched:
         mentions = [_Mention(None, text, None, path) for text, path in unmatched[:1]]
     if not mentions:
-        code = getattr(resource, "code", None)
-        mentions = next((m for text, path in _texts(code, "code") if (m := _mentions_in(text, path, kb))), [])
+        # Then the code's words, the order details and the notes, in that order.
+        texts = [*_texts(getattr(resource, "code", None), "code")]
+        for concept, path in _concepts(resource, "orderDetail"):
+            texts.extend(_texts(concept, path))
+        texts += [(n.text, f"note[{i}].text") for i, n in enumerate(getattr(resource, "note", None) or []) if n.text]
+        mentions = next((m for text, path in texts if (m := _mentions_in(text, path, kb))), [])
     mentions = mentions or [_Mention(None, None, None, "")]  # no nerve named: the side may still be written
     resolved = [
         _Mention(m.nerve, m.text, m.side or (fallback_sides[0] if fallback_sides else None), m.field) for m in mentions

@@ -130,6 +130,11 @@ CASES = [
         [{"nerve": "sural", "side": "left", "agent": "dehydrated-alcohol"}],
     ),
     (_order(None, "Chemical neurolysis"), [{"nerve": None, "side": None}]),
+    (
+        _order(None, "Chemical neurolysis", note="Target: right musculocutaneous nerve, 3 mL phenol 6%"),
+        [{"nerve": "musculocutaneous", "side": "right", "ml": 3.0}],
+    ),
+    (_order(None, "Neurolysis", detail="L obturator n. anterior branch"), [{"nerve": "obturator", "side": "left"}]),
     # Agent, concentration and volume, in notes and order details, units and word order varied.
     (
         _order("L obturator", note="6% aqueous phenol 3ml"),

@@ -117,6 +117,7 @@ class GuidanceModality:
 @dataclass(frozen=True)
 class ChemoTarget:
     region: str
+    label: str  # what a line's body site says, e.g. "muscles of one upper extremity"
     few: str
     many: str | None
     many_from: int | None
@@ -330,7 +331,9 @@ def _build(raw: dict[str, Any]) -> Knowledge:
         unspecified_guidance_words=tuple(guidance["unspecified"]["words"]),
         guidance_order_words=tuple(guidance["guidanceOrderWords"]["words"]),
         chemo_targets=tuple(
-            ChemoTarget(t["region"], t["codes"]["few"], t["codes"].get("many"), t.get("manyFrom"), tuple(t["words"]))
+            ChemoTarget(
+                t["region"], t["label"], t["codes"]["few"], t["codes"].get("many"), t.get("manyFrom"), tuple(t["words"])
+            )
             for t in raw["chemodenervation"]["targets"]
         ),
         chemo_nerve_regions=dict(raw["chemodenervation"]["nerveRegions"]),

@@ -69,3 +69,8 @@ def unit_limit_note(lines: Iterable[Line], kb: Knowledge) -> str:
         if (limit := kb.codes[code].daily_unit_limit) is not None and units > limit
     ]
     return "\n\n".join(notes)
+
+
+def upper_first(text: str) -> str:
+    """Sentence case that keeps the rest as written (str.capitalize would turn "CT" into "Ct")."""
+    return text[:1].upper() + text[1:]

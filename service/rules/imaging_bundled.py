@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from ..coding import choose
 from ..facts import Facts, GuidanceService
 from ..findings import Finding, Option
-from .common import fit
+from .common import fit, upper_first
 
 if TYPE_CHECKING:
     from . import RuleInputs
@@ -49,7 +49,7 @@ def _finding(service: GuidanceService, codes: list[str], inputs: RuleInputs) -> 
     if service.stage == "order":
         options = (Option(f"Remove the separate guidance order {service.reference}", deletes=(service.reference,)),)
     detail = (
-        f"{kb.guidance[service.modality].name.capitalize()} guidance for the injection is part of {including}: "
+        f"{upper_first(kb.guidance[service.modality].name)} guidance for the injection is part of {including}: "
         f"do not report {guidance} separately for the same date of service."
     )
     if service.stage == "performed":

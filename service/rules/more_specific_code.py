@@ -10,7 +10,7 @@ from ..coding import OTHER_NERVE, Choice, choose
 from ..facts import Facts, NerveEpisode
 from ..findings import Finding, Option
 from ..lines import plan
-from .common import caution, fit, merge_evidence, recode, unit_limit_note
+from .common import caution, fit, merge_evidence, recode, unit_limit_note, upper_first
 
 if TYPE_CHECKING:
     from . import RuleInputs
@@ -54,12 +54,12 @@ def _finding(members: list[tuple[NerveEpisode, Choice]], facts: Facts, inputs: R
         )
     verb = "Use" if claimed else "Bill"
     if choice.category == "choose":
-        summary = fit(f"{nerve.name.capitalize()}: choose {' or '.join(codes)}, not {OTHER_NERVE}")
+        summary = fit(f"{upper_first(nerve.name)}: choose {' or '.join(codes)}, not {OTHER_NERVE}")
     else:
         summary = fit(f"{verb} {choice.code} for the {nerve.name}" + (f", not {OTHER_NERVE}" if claimed else ""))
     descriptors = "\n".join(f"- **{code}** {kb.codes[code].descriptor}" for code in codes)
     detail = (
-        f"{choice.reason.capitalize()}. 64640 is only for a peripheral nerve or branch that no more specific "
+        f"{upper_first(choice.reason)}. 64640 is only for a peripheral nerve or branch that no more specific "
         f"code names.\n\n{descriptors}" + caution(choice.confirmed, choice.source)
     )
     detail += "".join(f"\n\n{note}" for note in dict.fromkeys(limit_notes) if note)

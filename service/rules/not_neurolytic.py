@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 from ..coding import OTHER_NERVE, Choice, choose
 from ..facts import Facts, NerveEpisode
-from ..findings import Finding, Option
+from ..findings import Finding, Line, Option
 from ..lines import plan
-from .common import caution, describe_treatment, fit, merge_evidence, recode
+from .common import caution, describe_treatment, fit, merge_evidence, recode, upper_first
 
 if TYPE_CHECKING:
     from . import RuleInputs
@@ -43,8 +43,7 @@ def _finding(members: list[tuple[NerveEpisode, Choice]], facts: Facts, inputs: R
     options: tuple[Option, ...] = ()
     if choice.code is not None:
         if kb.family(choice.code) == "chemodenervation":
-            # Chemodenervation is coded per extremity or area, without laterality: one line.
-            lines = plan(members[:1], kb, facts.today, inputs.policy)
+            lines = [_chemodenervation_line(choice.code, choice.target or "muscles injected", episodes, facts)]
         else:
             lines = plan(members, kb, facts.today, inputs.policy)
         options = (
@@ -55,8 +54,8 @@ def _finding(members: list[tuple[NerveEpisode, Choice]], facts: Facts, inputs: R
             ),
         )
     target = choice.code or "the facet injection family (64490-64495)"
-    summary = fit(f"{what.capitalize()} is not neurolytic: bill {target}" + (f", not {OTHER_NERVE}" if claimed else ""))
-    detail = f"{choice.reason.capitalize()}."
+    summary = fit(f"{upper_first(what)} is not neurolytic: bill {target}" + (f", not {OTHER_NERVE}" if claimed else ""))
+    detail = f"{upper_first(choice.reason)}."
     if choice.code is not None:
         detail += f"\n\n- **{choice.code}** {kb.codes[choice.code].descriptor}"
         if choice.alternatives:
@@ -75,4 +74,21 @@ def _finding(members: list[tuple[NerveEpisode, Choice]], facts: Facts, inputs: R
         detail=detail,
         evidence=merge_evidence(episodes),
         options=options,
+    )
+
+
+def _chemodenervation_line(code: str, target: str, episodes: list[NerveEpisode], facts: Facts) -> Line:
+    """Chemodenervation is coded per extremity or area, without laterality: one line naming the target."""
+    return Line(
+        code=code,
+        modifiers=(),
+        units=1,
+        nerve_id=None,
+        nerve_name=target,
+        side=None,
+        date=min(e.date or facts.today for e in episodes),
+        encounter=next((e.encounter for e in episodes if e.encounter), facts.encounter),
+        services=tuple(dict.fromkeys(e.source for e in episodes)),
+        reasons=tuple(dict.fromkeys(i for e in episodes for i in e.indications)),
+        performed=any(e.stage == "performed" for e in episodes),
     )
