@@ -1,8 +1,10 @@
-"""Reading clinical free text: agents with concentration and volume, modalities, guidance, spinal levels.
+"""Reading clinical free text: agents with concentration and volume, modalities, guidance, spinal levels,
+placement confirmation, conservative care and indications.
 
 Pure functions from a string (and the knowledge base) to findings; the FHIR side lives in facts.py. Text is
-split into sentences, normalised (textmatch.normalize) and matched against knowledge-base phrases. A mention
-preceded closely by a negation ("no phenol", "without fluoroscopy") is not counted.
+split into sentences and clauses, normalised (textmatch.normalize) and matched against knowledge-base
+phrases. A mention is not counted when it is negated ("no phenol", "without fluoroscopy", "stimulator not
+available") or uncertain ("?phenol", "possible contrast", "plan to use fluoroscopy").
 """
 
 from __future__ import annotations
@@ -15,10 +17,8 @@ from .knowledge import Knowledge
 from .textmatch import Match, normalize
 
 _SENTENCE = re.compile(r"[;\n]|(?<![0-9])\.(?![0-9])|\.(?=\s)")
-_NEGATIONS = frozenset(
-    {"no", "not", "without", "denies", "denied", "negative", "avoid", "avoided", "never", "declined"}
-)
-_NEGATION_WINDOW = 3  # words before a mention that can negate it
+_NEGATION_WINDOW = 3  # words before (and after) a mention that can negate it or make it uncertain
+_QUESTION = "qmark"  # "?" survives normalisation as this word, so "?phenol" reads as uncertain
 _CONTEXT_WINDOW = 5  # words either side checked against an agent's exclusions
 _NUMBER = r"(\d+(?:\.\d+)?)"
 _PERCENT = re.compile(_NUMBER + r"\s?%")
@@ -59,6 +59,9 @@ class TextFindings:
     joints: set[tuple[str, str]] = field(default_factory=set)  # adjacent level pairs: ("l4", "l5")
     levels: set[str] = field(default_factory=set)  # single levels: "t7", "l4"
     chemo_regions: list[str] = field(default_factory=list)  # botulinum toxin targets, one per muscle/site named
+    confirmation: set[str] = field(default_factory=set)  # stimulation | test-dose | contrast | confirmed
+    conservative: set[str] = field(default_factory=set)  # medication:<class> | procedure:<kind> | phrase | relief
+    indications: set[str] = field(default_factory=set)  # indication group ids named in words
     fields: set[str] = field(default_factory=set)  # the fields that contributed anything
 
     def merge(self, other: TextFindings) -> None:
@@ -70,13 +73,16 @@ class TextFindings:
         self.joints |= other.joints
         self.levels |= other.levels
         self.chemo_regions.extend(other.chemo_regions)
+        self.confirmation |= other.confirmation
+        self.conservative |= other.conservative
+        self.indications |= other.indications
         self.fields |= other.fields
 
 
 def sentences(text: str) -> list[str]:
     """Normalised sentences; clause breaks (commas, colons, brackets) kept as " | " to bound negation."""
     out = []
-    for part in _SENTENCE.split(text):
+    for part in _SENTENCE.split(text.replace("?", f" {_QUESTION} ")):
         clauses = [normal for clause in re.split(r"[,:()\[\]]", part) if (normal := normalize(clause))]
         if clauses:
             out.append(" | ".join(clauses))
@@ -90,12 +96,24 @@ def _words_before(normal: str, match: Match, count: int) -> list[str]:
     return words[-count:]
 
 
-def negated(normal: str, match: Match) -> bool:
-    return bool(_NEGATIONS.intersection(_words_before(normal, match, _NEGATION_WINDOW)))
+def _words_after(normal: str, match: Match, count: int) -> list[str]:
+    words = normal[match.end :].split()
+    if "|" in words:
+        words = words[: words.index("|")]
+    return words[:count]
 
 
-def _kept(normal: str, matches: Iterable[Match]) -> list[Match]:
-    return [m for m in matches if not negated(normal, m)]
+def discounted(normal: str, match: Match, kb: Knowledge) -> bool:
+    """Negated or uncertain: "no contrast", "contrast not used", "?phenol", "possible phenol"."""
+    before = _words_before(normal, match, _NEGATION_WINDOW)
+    if kb.negation_before.intersection(before) or kb.uncertainty_words.intersection(before):
+        return True
+    after = " ".join(_words_after(normal, match, _NEGATION_WINDOW))
+    return _QUESTION in after.split()[:1] or bool(kb.negation_after_index.find(after))
+
+
+def _kept(normal: str, matches: Iterable[Match], kb: Knowledge) -> list[Match]:
+    return [m for m in matches if not discounted(normal, m, kb)]
 
 
 def _level_index(letter: str, number: int) -> int:
@@ -157,7 +175,7 @@ def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
     found = TextFindings()
     volume = re.compile(_NUMBER + r"\s?(?:" + "|".join(re.escape(u) for u in kb.volume_units) + r")(?![a-z])")
     for normal in sentences(text):
-        agents = _kept(normal, kb.agent_index.find(normal))
+        agents = _kept(normal, kb.agent_index.find(normal), kb)
         for match in agents:
             agent = kb.agents[match.key]
             context = set(_words_before(normal, match, _CONTEXT_WINDOW)) | set(
@@ -174,11 +192,18 @@ def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
                     field_name,
                 )
             )
-        found.modalities |= {kb.modalities[m.key].modality for m in _kept(normal, kb.modality_index.find(normal))}
-        found.neurolysis |= bool(_kept(normal, kb.neurolysis_index.find(normal)))
-        found.guidance |= {m.key for m in _kept(normal, kb.guidance_index.find(normal))}
+        found.modalities |= {kb.modalities[m.key].modality for m in _kept(normal, kb.modality_index.find(normal), kb)}
+        found.neurolysis |= bool(_kept(normal, kb.neurolysis_index.find(normal), kb))
+        found.guidance |= {m.key for m in _kept(normal, kb.guidance_index.find(normal), kb)}
         found.chemo_regions.extend(m.key for m in kb.chemo_index.find(normal))
+        found.confirmation |= {m.key for m in _kept(normal, kb.confirmation_index.find(normal), kb)}
+        # Conservative care is often written as a negative ("no relief with gabapentin"): no negation filter.
+        found.conservative |= {m.key for m in kb.conservative_index.find(normal)}
+        if kb.relief_pattern.search(normal):
+            found.conservative.add("relief")
+        found.indications |= {m.key for m in _kept(normal, kb.indication_index.find(normal), kb)}
         _spinal(normal, found)
-    if found.agents or found.modalities or found.neurolysis or found.guidance or found.joints or found.levels:
+    facts = (found.agents, found.modalities, found.neurolysis, found.guidance, found.joints, found.levels)
+    if any(facts) or found.confirmation or found.conservative or found.indications:
         found.fields.add(field_name)
     return found

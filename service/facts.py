@@ -11,6 +11,8 @@ from, so every card can say why it fired. Rules only ever see `Facts`; they neve
 
 from __future__ import annotations
 
+import base64
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -50,11 +52,49 @@ class Coding:
 
 @dataclass(frozen=True)
 class Indication:
-    """A reason written on the order or procedure (reasonCode, or a Condition it references)."""
+    """A diagnosis: a reason on the order or procedure, or one of the patient's conditions."""
 
     codings: tuple[Coding, ...]
     text: str | None
-    reference: str | None = None  # Condition/id when it came from reasonReference
+    reference: str | None = None  # Condition/id when it came from reasonReference or the problem list
+    group: str | None = None  # the indication group it supports (knowledge/indications.json)
+    by_text: bool = False  # the group was recognised from words, not from a code
+
+
+@dataclass(frozen=True)
+class ConditionFact:
+    indication: Indication
+    active: bool
+
+
+@dataclass(frozen=True)
+class ConservativeCare:
+    """Evidence of a less invasive treatment tried before: a medication, a procedure, words in a note."""
+
+    reference: str
+    kind: str  # medication:<class> | procedure:<kind> | phrase | relief
+    field: str
+
+
+@dataclass(frozen=True)
+class ImagingFact:
+    reference: str
+    guidance: frozenset[str]  # ultrasound | fluoroscopy | ct | mr (from DICOM modalities)
+    date: date | None
+    encounter: str | None
+    based_on: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EmService:
+    """An evaluation and management service (99202-99215) as a Procedure, ServiceRequest or ChargeItem."""
+
+    reference: str
+    code: str
+    modifiers: frozenset[str]
+    date: date | None
+    encounter: str | None
+    evidence: Evidence
 
 
 @dataclass(frozen=True)
@@ -84,7 +124,10 @@ class NerveEpisode:
     joints: frozenset[tuple[str, str]]  # facet joints as adjacent levels
     levels: frozenset[str]  # single spinal levels named
     chemo_regions: tuple[str, ...]  # botulinum toxin targets named
-    indications: tuple[Indication, ...]
+    confirmation: frozenset[str]  # how needle placement was confirmed: stimulation | test-dose | contrast | confirmed
+    conservative: frozenset[str]  # conservative care named in the episode's own words and notes
+    reasons: tuple[Indication, ...]  # as written on the source
+    indications: tuple[Indication, ...]  # the supporting ones: reasons in an indication group, else active conditions
     evidence: tuple[Evidence, ...]
 
     @property
@@ -124,6 +167,10 @@ class Facts:
     today: date
     episodes: list[NerveEpisode] = field(default_factory=list)
     guidance_services: list[GuidanceService] = field(default_factory=list)
+    conditions: list[ConditionFact] = field(default_factory=list)
+    conservative: list[ConservativeCare] = field(default_factory=list)
+    imaging: list[ImagingFact] = field(default_factory=list)
+    em_services: list[EmService] = field(default_factory=list)
     unavailable: list[str] = field(default_factory=list)
     incomplete: list[str] = field(default_factory=list)
     dropped: list[Dropped] = field(default_factory=list)
@@ -277,17 +324,50 @@ def _date(*values: Any) -> date | None:
     return None
 
 
-def _indications(resource: Any, record: Record) -> tuple[Indication, ...]:
-    def codings(concept: Any) -> tuple[Coding, ...]:
-        return tuple(Coding(c.system or "", c.code or "", c.display) for c in concept.coding or [] if c.code)
+def _codings(concept: Any) -> tuple[Coding, ...]:
+    return tuple(Coding(c.system or "", c.code or "", c.display) for c in concept.coding or [] if c.code)
 
-    found = [Indication(codings(concept), concept.text) for concept in getattr(resource, "reasonCode", None) or []]
-    conditions = {_ref(c): c for c in record.of_type("Condition")}
+
+def _indication(concept: Any, kb: Knowledge, reference: str | None = None) -> Indication:
+    codings = _codings(concept)
+    group = next((g.id for c in codings if (g := kb.indication_group(c.system, c.code))), None)
+    by_text = False
+    if group is None:
+        words = [t for t, _ in _texts(concept, "code")]
+        found = next((f.indications for w in words if (f := read(w, "code", kb)).indications), set())
+        group, by_text = (sorted(found)[0], True) if found else (None, False)
+    return Indication(codings, concept.text, reference, group, by_text)
+
+
+def _active(condition: Any) -> bool:
+    clinical = {c.code for c in (condition.clinicalStatus.coding or [])} if condition.clinicalStatus else set()
+    verification = (
+        {c.code for c in (condition.verificationStatus.coding or [])} if condition.verificationStatus else set()
+    )
+    if verification & {"refuted", "entered-in-error"}:
+        return False
+    return not clinical or bool(clinical & {"active", "recurrence", "relapse"})
+
+
+def _conditions(record: Record, kb: Knowledge) -> list[ConditionFact]:
+    return [ConditionFact(_indication(c.code, kb, _ref(c)), _active(c)) for c in record.of_type("Condition") if c.code]
+
+
+def _reasons(resource: Any, conditions: dict[str, ConditionFact], kb: Knowledge) -> tuple[Indication, ...]:
+    found = [_indication(concept, kb) for concept in getattr(resource, "reasonCode", None) or []]
     for reference in getattr(resource, "reasonReference", None) or []:
         condition = conditions.get(reference.reference or "")
-        if condition is not None and condition.code is not None:
-            found.append(Indication(codings(condition.code), condition.code.text, reference.reference))
+        if condition is not None:
+            found.append(condition.indication)
     return tuple(found)
+
+
+def _supporting(reasons: tuple[Indication, ...], conditions: list[ConditionFact]) -> tuple[Indication, ...]:
+    """Reasons on the order count first, then the patient's active conditions."""
+    written = tuple(r for r in reasons if r.group)
+    if written:
+        return written
+    return tuple(dict.fromkeys(c.indication for c in conditions if c.active and c.indication.group))
 
 
 def _reading(resource: Any, kb: Knowledge) -> TextFindings:
@@ -322,6 +402,56 @@ def _coded_agents(resource: Any, kb: Knowledge) -> Iterator[AgentMention]:
             )
             if agent is not None:
                 yield AgentMention(agent.id, agent.klass, None, None, f"{path}.coding[{i}]")
+
+
+def _document_texts(document: Any) -> Iterator[tuple[str, str]]:
+    """Plain-text attachments of a DocumentReference (base64 `data`); other content types are not read."""
+    for i, content in enumerate(document.content or []):
+        attachment = content.attachment
+        if attachment is None or not attachment.data:
+            continue
+        if attachment.contentType and not attachment.contentType.lower().startswith("text/"):
+            continue
+        data = attachment.data
+        try:
+            raw = data if isinstance(data, bytes) else base64.b64decode(data)
+            yield raw.decode("utf-8", errors="replace"), f"content[{i}].attachment.data"
+        except (ValueError, TypeError):
+            continue
+
+
+@dataclass(frozen=True)
+class _Document:
+    reference: str
+    related: frozenset[str]
+    encounters: frozenset[str]
+    date: date | None
+    found: TextFindings
+
+
+def _documents(record: Record, kb: Knowledge) -> list[_Document]:
+    documents = []
+    for document in record.of_type("DocumentReference"):
+        if document.status == "entered-in-error":
+            continue
+        found = TextFindings()
+        for text, path in _document_texts(document):
+            found.merge(read(text, path, kb))
+        context = document.context
+        related = frozenset(r.reference for r in (context.related or []) if r.reference) if context else frozenset()
+        encounters = (
+            frozenset(e.reference for e in (context.encounter or []) if e.reference) if context else frozenset()
+        )
+        documents.append(_Document(_ref(document), related, encounters, _date(document.date), found))
+    return documents
+
+
+def _linked(document: _Document, reference: str, encounter: str | None, when: date | None) -> bool:
+    if reference in document.related:
+        return True
+    if encounter and any(_same_reference(e, encounter) for e in document.encounters):
+        return True
+    return not document.related and not document.encounters and when is not None and document.date == when
 
 
 def _administrations(record: Record, kb: Knowledge) -> dict[str, list[tuple[str, TextFindings, float | None]]]:
@@ -379,14 +509,20 @@ def _treatment(found: TextFindings, doses: Iterable[Dose], codes: Iterable[str],
     return None
 
 
-def _episodes_of(
-    resource: Any,
-    stage: Stage,
-    context_encounter: str | None,
-    record: Record,
-    kb: Knowledge,
-    administrations: dict[str, list[tuple[str, TextFindings, float | None]]],
-) -> list[NerveEpisode]:
+@dataclass(frozen=True)
+class _Context:
+    """What every episode is read against: the patient's data, parsed once per hook call."""
+
+    record: Record
+    kb: Knowledge
+    encounter: str | None
+    administrations: dict[str, list[tuple[str, TextFindings, float | None]]]
+    documents: list[_Document]
+    conditions: list[ConditionFact]
+
+
+def _episodes_of(resource: Any, stage: Stage, ctx: _Context) -> list[NerveEpisode]:
+    kb, context_encounter, administrations = ctx.kb, ctx.encounter, ctx.administrations
     codes, code_fields = [], []
     for concept, path in _concepts(resource, "code"):
         found_codes, found_fields = _cpt_codes(concept, path)
@@ -422,8 +558,20 @@ def _episodes_of(
     else:
         when = _date(resource.performedDateTime, resource.performedPeriod)
     encounter = (resource.encounter.reference if resource.encounter else None) or context_encounter
-    indications = _indications(resource, record)
+    reasons = _reasons(resource, {c.indication.reference or "": c for c in ctx.conditions}, kb)
+    indications = _supporting(reasons, ctx.conditions)
     reason_fields = [name for name in ("reasonCode", "reasonReference") if getattr(resource, name, None)]
+    # Notes linked to the resource document it (agent, volume, guidance, confirmation); they do not change
+    # what the resource itself says was done.
+    documented = TextFindings()
+    for document in ctx.documents:
+        if _linked(document, reference, encounter, when):
+            documented.merge(document.found)
+            doses += [
+                Dose(a.agent, a.klass, a.concentration_pct, a.volume_ml, document.reference, a.field)
+                for a in document.found.agents
+            ]
+            extra_evidence.append(Evidence(document.reference, tuple(sorted(document.found.fields))))
     episodes = []
     for mention in mentions:
         fields = (
@@ -446,11 +594,14 @@ def _episodes_of(
                     claims_destruction=claims,
                     treatment=treatment,
                     doses=tuple(doses),
-                    guidance=frozenset(found.guidance),
+                    guidance=frozenset(found.guidance | documented.guidance),
                     spinal_regions=frozenset(found.spinal_regions),
                     joints=frozenset(found.joints),
                     levels=frozenset(found.levels),
                     chemo_regions=tuple(found.chemo_regions),
+                    confirmation=frozenset(found.confirmation | documented.confirmation),
+                    conservative=frozenset(found.conservative | documented.conservative),
+                    reasons=reasons,
                     indications=indications,
                     evidence=(Evidence(reference, tuple(dict.fromkeys(fields))), *extra_evidence),
                 )
@@ -493,30 +644,141 @@ def extract(record: Record, kb: Knowledge, today: date) -> Facts:
         encounter=encounter,
         user=record.user_id,
         today=today,
+        conditions=_conditions(record, kb),
+        imaging=_imaging(record, kb),
         unavailable=list(record.unavailable),
         incomplete=list(record.incomplete),
         dropped=list(record.dropped),
     )
-    administrations = _administrations(record, kb)
+    ctx = _Context(record, kb, encounter, _administrations(record, kb), _documents(record, kb), facts.conditions)
     for order in record.draft_orders:
         if order.get_resource_type() != "ServiceRequest" or order.status in SKIPPED_ORDER_STATUSES:
             continue
         service = _guidance_service(order, "order", encounter, kb)
+        em = _em_service(order, "order", kb)
         if service is not None:
             facts.guidance_services.append(service)  # guidance orders matter in the whole session
+        elif em is not None:
+            facts.em_services.append(em)
         elif record.in_focus(order):
-            facts.episodes.extend(_episodes_of(order, "order", encounter, record, kb, administrations))
-    if encounter:
-        for procedure in record.of_type("Procedure"):
-            reference = procedure.encounter.reference if procedure.encounter else None
-            if procedure.status != "completed" or not reference or not _same_reference(reference, encounter):
-                continue
-            service = _guidance_service(procedure, "performed", encounter, kb)
-            if service is not None:
-                facts.guidance_services.append(service)
-            else:
-                facts.episodes.extend(_episodes_of(procedure, "performed", encounter, record, kb, administrations))
+            facts.episodes.extend(_episodes_of(order, "order", ctx))
+    for procedure in record.of_type("Procedure"):
+        if procedure.status != "completed":
+            continue
+        em = _em_service(procedure, "performed", kb)
+        if em is not None:
+            facts.em_services.append(em)
+            continue
+        reference = procedure.encounter.reference if procedure.encounter else None
+        if not encounter or not reference or not _same_reference(reference, encounter):
+            continue
+        service = _guidance_service(procedure, "performed", encounter, kb)
+        if service is not None:
+            facts.guidance_services.append(service)
+        else:
+            facts.episodes.extend(_episodes_of(procedure, "performed", ctx))
+    for item in record.of_type("ChargeItem"):
+        if item.status not in ("entered-in-error", "not-billable"):
+            em = _em_service(item, "performed", kb)
+            if em is not None:
+                facts.em_services.append(em)
+    facts.conservative = _conservative(record, kb, ctx.documents, {e.source for e in facts.episodes}, today)
     return facts
+
+
+def _imaging(record: Record, kb: Knowledge) -> list[ImagingFact]:
+    studies = []
+    for study in record.of_type("ImagingStudy"):
+        if study.status in ("entered-in-error", "cancelled"):
+            continue
+        codes = [c for c in study.modality or [] if c.system in (kb.dicom_system, None)]
+        codes += [s.modality for s in study.series or [] if s.modality is not None]
+        guidance = frozenset(g for c in codes if c.code and (g := kb.guidance_for_dicom(c.code)))
+        studies.append(
+            ImagingFact(
+                _ref(study),
+                guidance,
+                _date(study.started),
+                study.encounter.reference if study.encounter else None,
+                tuple(r.reference for r in study.basedOn or [] if r.reference),
+            )
+        )
+    return studies
+
+
+_EM_MODIFIER_TEXT = re.compile(r"\b(992\d\d)\s*-\s*(25)\b|\bmodifier\s*25\b|-25\b")
+
+
+def _modifier_codes(element: Any) -> set[str]:
+    """Modifiers carried as extensions whose url ends in "modifier" (as our own lines write them)."""
+    found = set()
+    for extension in getattr(element, "extension", None) or []:
+        if not (extension.url or "").lower().endswith("modifier"):
+            continue
+        if extension.valueCoding is not None and extension.valueCoding.code:
+            found.add(extension.valueCoding.code)
+        for value in (extension.valueCode, extension.valueString):
+            if value:
+                found.add(str(value))
+        if extension.valueCodeableConcept is not None:
+            found |= {c.code for c in extension.valueCodeableConcept.coding or [] if c.code}
+    return found
+
+
+def _em_service(resource: Any, stage: Stage, kb: Knowledge) -> EmService | None:
+    concept = getattr(resource, "code", None)
+    codes, fields = _cpt_codes(concept, "code")
+    em = next(((c, f) for c, f in zip(codes, fields, strict=True) if kb.family(c) == "evaluation-management"), None)
+    if em is None:
+        return None
+    modifiers = _modifier_codes(resource) | _modifier_codes(concept)
+    for coding in concept.coding or []:
+        modifiers |= _modifier_codes(coding)
+    if concept.text and _EM_MODIFIER_TEXT.search(concept.text):
+        modifiers.add("25")
+    if resource.get_resource_type() == "ChargeItem":
+        when = _date(resource.occurrenceDateTime, resource.occurrencePeriod)
+        encounter = resource.context.reference if resource.context else None
+    elif stage == "order":
+        when = _date(resource.occurrenceDateTime, resource.occurrencePeriod, resource.authoredOn)
+        encounter = resource.encounter.reference if resource.encounter else None
+    else:
+        when = _date(resource.performedDateTime, resource.performedPeriod)
+        encounter = resource.encounter.reference if resource.encounter else None
+    return EmService(_ref(resource), em[0], frozenset(modifiers), when, encounter, Evidence(_ref(resource), (em[1],)))
+
+
+def _conservative(
+    record: Record, kb: Knowledge, documents: list[_Document], episode_sources: set[str], today: date
+) -> list[ConservativeCare]:
+    """Less invasive care tried before: earlier procedures, pain and spasticity medications, notes."""
+    found: list[ConservativeCare] = []
+    for procedure in record.of_type("Procedure"):
+        reference = _ref(procedure)
+        if reference in episode_sources or procedure.status not in ("completed", "in-progress"):
+            continue
+        when = _date(procedure.performedDateTime, procedure.performedPeriod)
+        if when is not None and when > today:
+            continue
+        codes, _ = _cpt_codes(procedure.code, "code")
+        if any(kb.family(code) == "nerve-block" for code in codes):
+            found.append(ConservativeCare(reference, "procedure:diagnostic-block", "code"))
+        for text, path in _texts(procedure.code, "code"):
+            found += [ConservativeCare(reference, kind, path) for kind in sorted(read(text, path, kb).conservative)]
+        for i, note in enumerate(procedure.note or []):
+            if note.text:
+                kinds = read(note.text, f"note[{i}].text", kb).conservative
+                found += [ConservativeCare(reference, kind, f"note[{i}].text") for kind in sorted(kinds)]
+    for resource_type in ("MedicationStatement", "MedicationRequest"):
+        for medication in record.of_type(resource_type):
+            if medication.status == "entered-in-error" or medication.medicationCodeableConcept is None:
+                continue
+            for text, path in _texts(medication.medicationCodeableConcept, "medicationCodeableConcept"):
+                kinds = {k for k in read(text, path, kb).conservative if k.startswith("medication:")}
+                found += [ConservativeCare(_ref(medication), kind, path) for kind in sorted(kinds)]
+    for document in documents:
+        found += [ConservativeCare(document.reference, kind, "content") for kind in sorted(document.found.conservative)]
+    return list(dict.fromkeys(found))
 
 
 def _same_reference(reference: str, expected: str) -> bool:

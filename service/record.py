@@ -29,8 +29,13 @@ USED_TYPES = frozenset(
         "ImagingStudy",
         "MedicationAdministration",
         "DocumentReference",
+        "MedicationStatement",
+        "MedicationRequest",
+        "ChargeItem",
     }
 )
+# Draft orders the rules read; other draft types (MedicationRequest, NutritionOrder, ...) are skipped.
+USED_DRAFT_TYPES = frozenset({"ServiceRequest"})
 MAX_NOTED_FIELDS = 5
 
 
@@ -103,7 +108,7 @@ def build(
         incomplete=prefetch.incomplete(),
     )
     for where, raw in _entries(context.get("draftOrders") or {}, "context.draftOrders"):
-        if raw.get("resourceType") not in USED_TYPES:
+        if raw.get("resourceType") not in USED_DRAFT_TYPES:
             record.skipped += 1  # NutritionOrder, MedicationRequest, DeviceRequest, DSTU2 types, ...
             continue
         parsed = _parse(raw, where, record.dropped)

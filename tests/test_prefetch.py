@@ -46,7 +46,7 @@ def test_paging_stops_at_the_page_limit(tmp_path, fhir_server):
     app = create_app({"database_url": f"sqlite:///{tmp_path / 'db.sqlite3'}", "fhir_max_pages": 2})
     response = call(app.test_client(), SIGN, _paged_body(fhir_server.base_url))
     assert response.status_code == 200
-    assert _reason_codes(response) == []  # the third page was never read
+    assert "G57.12" not in _reason_codes(response)  # the third page, with the order's reason, was never read
     assert (
         "**Data incomplete (not every page could be read):** conditions." in response.get_json()["cards"][0]["detail"]
     )
@@ -59,7 +59,7 @@ def test_next_link_to_another_server_is_not_followed(client, fhir_server):
             link["url"] = link["url"].replace("127.0.0.1", "localhost")
     response = call(client, SIGN, body)
     assert response.status_code == 200
-    assert _reason_codes(response) == []
+    assert "G57.12" not in _reason_codes(response)
     assert "Data incomplete" in response.get_json()["cards"][0]["detail"]
 
 

@@ -8,8 +8,9 @@ be a known code, ...) are checked too. Rules receive the loaded `Knowledge` and 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,20 @@ from ..contract import SchemaSet
 from ..textmatch import PhraseIndex
 
 KNOWLEDGE_DIR = Path(__file__).parent
-FILES = ("ruleset", "codes", "nerves", "modifiers", "laterality", "agents", "guidance", "chemodenervation")
+FILES = (
+    "ruleset",
+    "codes",
+    "nerves",
+    "modifiers",
+    "laterality",
+    "agents",
+    "guidance",
+    "chemodenervation",
+    "indications",
+    "conservative",
+    "documentation",
+    "overrides",
+)
 
 
 class KnowledgeError(ValueError):
@@ -125,6 +139,32 @@ class ChemoTarget:
 
 
 @dataclass(frozen=True)
+class IndicationGroup:
+    id: str
+    name: str
+    listed: tuple[str, ...]  # ICD-10-CM codes and categories as written in indications.json
+    codes: frozenset[str]  # the listed ones and all their descendants, dotted (simple-icd-10-cm)
+    snomed: frozenset[str]
+    words: tuple[str, ...]
+    failed_conservative_required: bool
+    source: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DocumentationElement:
+    id: str  # nerve | agent | volume | guidance-type | confirmation | failed-treatment
+    label: str
+    stages: frozenset[str]  # order | performed
+
+
+@dataclass(frozen=True)
+class OverrideReason:
+    rule: str
+    code: str
+    display: str
+
+
+@dataclass(frozen=True)
 class Modifier:
     code: str
     system: str  # CPT for 59/50, HCPCS Level II for RT/LT/XS
@@ -163,6 +203,19 @@ class Knowledge:
     guidance_order_words: tuple[str, ...]
     chemo_targets: tuple[ChemoTarget, ...]
     chemo_nerve_regions: dict[str, str]
+    icd10cm_system: str
+    indication_groups: tuple[IndicationGroup, ...]
+    conservative_medications: dict[str, tuple[str, ...]]  # class -> words
+    conservative_procedures: dict[str, tuple[str, ...]]  # kind -> words
+    conservative_phrases: tuple[str, ...]
+    relief_pattern: re.Pattern[str]
+    documentation: dict[str, DocumentationElement]
+    confirmation_words: dict[str, tuple[str, ...]]  # kind -> words
+    uncertainty_words: frozenset[str]
+    negation_before: frozenset[str]
+    negation_after: tuple[str, ...]
+    override_system: str
+    override_reasons: tuple[OverrideReason, ...]
 
     @cached_property
     def nerve_index(self) -> PhraseIndex:
@@ -198,6 +251,37 @@ class Knowledge:
     def chemo_index(self) -> PhraseIndex:
         return PhraseIndex((word, t.region) for t in self.chemo_targets for word in t.words)
 
+    @cached_property
+    def indication_index(self) -> PhraseIndex:
+        return PhraseIndex((word, g.id) for g in self.indication_groups for word in g.words)
+
+    @cached_property
+    def conservative_index(self) -> PhraseIndex:
+        phrases = [(w, f"medication:{k}") for k, words in self.conservative_medications.items() for w in words]
+        phrases += [(w, f"procedure:{k}") for k, words in self.conservative_procedures.items() for w in words]
+        phrases += [(w, "phrase") for w in self.conservative_phrases]
+        return PhraseIndex(phrases)
+
+    @cached_property
+    def confirmation_index(self) -> PhraseIndex:
+        return PhraseIndex((w, kind) for kind, words in self.confirmation_words.items() for w in words)
+
+    @cached_property
+    def negation_after_index(self) -> PhraseIndex:
+        return PhraseIndex((w, "negated") for w in self.negation_after)
+
+    def indication_group(self, system: str, code: str) -> IndicationGroup | None:
+        """The group a coded diagnosis supports: ICD-10-CM by code and descendants, SNOMED CT where listed."""
+        if system == self.icd10cm_system:
+            dotted = _dotted(code)
+            return next((g for g in self.indication_groups if dotted in g.codes), None)
+        if system == self.snomed_system:
+            return next((g for g in self.indication_groups if code in g.snomed), None)
+        return None
+
+    def overrides_for(self, rule_id: str) -> tuple[OverrideReason, ...]:
+        return tuple(r for r in self.override_reasons if r.rule == rule_id)
+
     def side_for_snomed(self, code: str) -> str | None:
         return next((s.side for s in self.sides.values() if s.snomed == code), None)
 
@@ -212,7 +296,9 @@ class Knowledge:
         return entry.family if entry else None
 
 
+@cache
 def load(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
+    """The knowledge base in `directory`, loaded once per process (it is immutable)."""
     schemas = SchemaSet(KNOWLEDGE_DIR / "schemas", "urn:cpt64640-cds:knowledge:")
     raw: dict[str, Any] = {}
     for name in FILES:
@@ -227,9 +313,40 @@ def load(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
         if problems:
             raise KnowledgeError(f"{path}: " + "; ".join(p.diagnostics for p in problems))
         raw[name] = data
-    knowledge = _build(raw)
+    knowledge = _build(raw, directory)
     _check_references(knowledge, directory)
     return knowledge
+
+
+def _dotted(code: str) -> str:
+    code = code.strip().upper()
+    return code if "." in code or len(code) <= 3 else f"{code[:3]}.{code[3:]}"
+
+
+def _indication_groups(data: dict[str, Any], path: Path) -> tuple[IndicationGroup, ...]:
+    import simple_icd_10_cm as icd  # imported here: its code tables take a moment to load
+
+    groups = []
+    for index, g in enumerate(data["groups"]):
+        codes: set[str] = set()
+        for code in g["icd10cm"]:
+            if not icd.is_valid_item(code):
+                raise KnowledgeError(f"{path}: groups[{index}].icd10cm: {code} is not an ICD-10-CM code")
+            codes.add(code)
+            codes.update(icd.get_descendants(code))
+        groups.append(
+            IndicationGroup(
+                id=g["id"],
+                name=g["name"],
+                listed=tuple(g["icd10cm"]),
+                codes=frozenset(codes),
+                snomed=frozenset(g.get("snomed", ())),
+                words=tuple(g["words"]),
+                failed_conservative_required=g["failedConservativeRequired"],
+                source=tuple(g["source"]),
+            )
+        )
+    return tuple(groups)
 
 
 def _option(o: dict[str, Any]) -> DestructionOption:
@@ -247,7 +364,7 @@ def _option(o: dict[str, Any]) -> DestructionOption:
     )
 
 
-def _build(raw: dict[str, Any]) -> Knowledge:
+def _build(raw: dict[str, Any], directory: Path) -> Knowledge:
     ruleset, codes, nerves, agents, guidance = (raw[k] for k in ("ruleset", "codes", "nerves", "agents", "guidance"))
     return Knowledge(
         version=ruleset["version"],
@@ -337,6 +454,22 @@ def _build(raw: dict[str, Any]) -> Knowledge:
             for t in raw["chemodenervation"]["targets"]
         ),
         chemo_nerve_regions=dict(raw["chemodenervation"]["nerveRegions"]),
+        icd10cm_system=raw["indications"]["system"],
+        indication_groups=_indication_groups(raw["indications"], directory / "indications.json"),
+        conservative_medications={m["class"]: tuple(m["words"]) for m in raw["conservative"]["medications"]},
+        conservative_procedures={p["kind"]: tuple(p["words"]) for p in raw["conservative"]["procedures"]},
+        conservative_phrases=tuple(raw["conservative"]["phrases"]["words"]),
+        relief_pattern=re.compile(raw["conservative"]["reliefPattern"]),
+        documentation={
+            e["id"]: DocumentationElement(e["id"], e["label"], frozenset(e["stages"]))
+            for e in raw["documentation"]["elements"]
+        },
+        confirmation_words={c["kind"]: tuple(c["words"]) for c in raw["documentation"]["confirmation"]},
+        uncertainty_words=frozenset(raw["documentation"]["uncertainty"]["words"]),
+        negation_before=frozenset(raw["documentation"]["negationBefore"]["words"]),
+        negation_after=tuple(raw["documentation"]["negationAfter"]["words"]),
+        override_system=raw["overrides"]["system"],
+        override_reasons=tuple(OverrideReason(r["rule"], r["code"], r["display"]) for r in raw["overrides"]["reasons"]),
     )
 
 
@@ -368,6 +501,9 @@ def _check_references(kb: Knowledge, directory: Path) -> None:
             problems.append(f"modifiers.json: modifier {modifier} is required by the modifier policy")
     if "line-suggestion" not in kb.rules:
         problems.append("ruleset.json: rule line-suggestion is missing")
+    for reason in kb.override_reasons:
+        if reason.rule not in kb.rules:
+            problems.append(f"overrides.json: reason {reason.code} names unknown rule {reason.rule}")
     for label, entries in (
         ("nerves.json", [(p, n.id) for n in kb.nerves.values() for p in (n.name, *n.synonyms)]),
         ("agents.json", [(p, a.id) for a in kb.agents.values() for p in a.words]),

@@ -27,6 +27,21 @@ PREFETCH = {
         required=False,
         purpose="neurolytic agent and volume actually given",
     ),
+    "medicationRequests": Prefetch(
+        "MedicationRequest?patient={{context.patientId}}&_count=100",
+        required=False,
+        purpose="pain and spasticity medications tried before (failed conservative care)",
+    ),
+    "medicationStatements": Prefetch(
+        "MedicationStatement?patient={{context.patientId}}&_count=100",
+        required=False,
+        purpose="pain and spasticity medications tried before (failed conservative care)",
+    ),
+    "chargeItems": Prefetch(
+        "ChargeItem?patient={{context.patientId}}&_count=100",
+        required=False,
+        purpose="E/M services billed on the procedure date (global period)",
+    ),
     "documentReferences": Prefetch(
         "DocumentReference?patient={{context.patientId}}&_sort=-date&_count=50",
         required=False,
