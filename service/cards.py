@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .facts import CPT_SYSTEMS, Facts, Indication
-from .findings import Finding, Line, Option, OrderUpdate
+from .findings import Finding, Line, ModifierUpdate, Option, OrderUpdate
 from .knowledge import Knowledge
 
 SOURCE_LABEL = "CPT 64640 coding assistant"
@@ -27,7 +27,7 @@ EXPLANATION_KEY = "cpt64640-cds.explanation"
 class CardContext:
     kb: Knowledge
     facts: Facts
-    orders: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # draft orders as sent, by Type/id
+    resources: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # draft orders etc. as sent, by Type/id
     new_id: Callable[[], str] = lambda: str(uuid.uuid4())
 
 
@@ -58,6 +58,13 @@ def _card(finding: Finding, ctx: CardContext) -> dict[str, Any]:
             }
         },
     }
+    reasons = ctx.kb.overrides_for(rule.id)
+    if reasons:
+        card["overrideReasons"] = [
+            {"system": ctx.kb.override_system, "code": r.code, "display": r.display} for r in reasons
+        ]
+    if finding.missing:
+        card["extension"][EXPLANATION_KEY]["missing"] = list(finding.missing)
     suggestions = [s for s in (_suggestion(option, ctx) for option in finding.options) if s]
     if suggestions:
         card["suggestions"] = suggestions
@@ -81,6 +88,7 @@ def _suggestion(option: Option, ctx: CardContext) -> dict[str, Any] | None:
         for line in option.lines
     ]
     actions += [action for update in option.updates if (action := _recode(update, ctx))]
+    actions += [action for update in option.modifier_updates if (action := _add_modifier(update, ctx))]
     if not actions:
         return None
     suggestion: dict[str, Any] = {"label": option.label, "uuid": ctx.new_id(), "actions": actions}
@@ -91,7 +99,7 @@ def _suggestion(option: Option, ctx: CardContext) -> dict[str, Any] | None:
 
 def _recode(update: OrderUpdate, ctx: CardContext) -> dict[str, Any] | None:
     """The draft order in its entirety with the CPT code put right (CDS Hooks: update carries the whole resource)."""
-    original = ctx.orders.get(update.reference)
+    original = ctx.resources.get(update.reference)
     if original is None:
         return None
     order = copy.deepcopy(original)
@@ -107,6 +115,27 @@ def _recode(update: OrderUpdate, ctx: CardContext) -> dict[str, Any] | None:
         "type": "update",
         "description": f"Code {update.reference} as CPT {update.code}{removed}",
         "resource": order,
+    }
+
+
+def _modifier_extension(code: str, kb: Knowledge) -> dict[str, Any]:
+    modifier = kb.modifiers[code]
+    return {
+        "url": MODIFIER_EXTENSION,
+        "valueCoding": {"system": modifier.system, "code": code, "display": modifier.meaning},
+    }
+
+
+def _add_modifier(update: ModifierUpdate, ctx: CardContext) -> dict[str, Any] | None:
+    original = ctx.resources.get(update.reference)
+    if original is None:
+        return None
+    item = copy.deepcopy(original)
+    item.setdefault("extension", []).append(_modifier_extension(update.modifier, ctx.kb))
+    return {
+        "type": "update",
+        "description": f"Add modifier {update.modifier} to {update.reference}",
+        "resource": item,
     }
 
 
@@ -163,17 +192,7 @@ def charge_item(line: Line, ctx: CardContext) -> dict[str, Any]:
         "service": [{"reference": ref} for ref in line.services],
     }
     if line.modifiers:
-        item["extension"] = [
-            {
-                "url": MODIFIER_EXTENSION,
-                "valueCoding": {
-                    "system": kb.modifiers[m].system,
-                    "code": m,
-                    "display": kb.modifiers[m].meaning,
-                },
-            }
-            for m in line.modifiers
-        ]
+        item["extension"] = [_modifier_extension(m, kb) for m in line.modifiers]
     if line.side:
         side = kb.sides[line.side]
         item["bodysite"].append(

@@ -18,6 +18,7 @@ from .textmatch import Match, normalize
 
 _SENTENCE = re.compile(r"[;\n]|(?<![0-9])\.(?![0-9])|\.(?=\s)")
 _NEGATION_WINDOW = 3  # words before (and after) a mention that can negate it or make it uncertain
+_ULTRASOUND = re.compile(r"(?<![A-Za-z])US(?![A-Za-z])")
 _QUESTION = "qmark"  # "?" survives normalisation as this word, so "?phenol" reads as uncertain
 _CONTEXT_WINDOW = 5  # words either side checked against an agent's exclusions
 _NUMBER = r"(\d+(?:\.\d+)?)"
@@ -82,7 +83,9 @@ class TextFindings:
 def sentences(text: str) -> list[str]:
     """Normalised sentences; clause breaks (commas, colons, brackets) kept as " | " to bound negation."""
     out = []
-    for part in _SENTENCE.split(text.replace("?", f" {_QUESTION} ")):
+    # Upper-case "US" is ultrasound, never the pronoun; say so before lower-casing loses the difference.
+    text = _ULTRASOUND.sub("ultrasound", text).replace("?", f" {_QUESTION} ")
+    for part in _SENTENCE.split(text):
         clauses = [normal for clause in re.split(r"[,:()\[\]]", part) if (normal := normalize(clause))]
         if clauses:
             out.append(" | ".join(clauses))

@@ -48,12 +48,21 @@ class OrderUpdate:
 
 
 @dataclass(frozen=True)
+class ModifierUpdate:
+    """Add a modifier to an existing billing line (a ChargeItem the EHR already holds)."""
+
+    reference: str  # ChargeItem/id
+    modifier: str
+
+
+@dataclass(frozen=True)
 class Option:
     """One thing to do about a finding (a CDS Hooks suggestion)."""
 
     label: str
     lines: tuple[Line, ...] = ()
     updates: tuple[OrderUpdate, ...] = ()
+    modifier_updates: tuple[ModifierUpdate, ...] = ()
     deletes: tuple[str, ...] = ()  # Type/id of draft orders to remove
     recommended: bool = True
 
@@ -66,6 +75,7 @@ class Finding:
     detail: str  # Markdown: why, in the reader's words (the card adds rule, version and evidence)
     evidence: tuple[Evidence, ...]
     options: tuple[Option, ...] = field(default_factory=tuple)
+    missing: tuple[str, ...] = ()  # what the record lacks, for documentation cards (labels, in order)
 
     @property
     def lines(self) -> tuple[Line, ...]:

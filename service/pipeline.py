@@ -44,7 +44,7 @@ def run(
     parsed = record.build(body["context"], service.focus(body["context"]), completed)
     found = facts.extract(parsed, kb, today)
     findings = rules.run_all(found, rules.RuleInputs(kb, policy))
-    rendered = cards_module.render(findings, cards_module.CardContext(kb, found, parsed.raw_orders))
+    rendered = cards_module.render(findings, cards_module.CardContext(kb, found, parsed.raw))
     return Result(_guard(rendered, logger), [f.rule_id for f in findings], completed, len(parsed.dropped))
 
 

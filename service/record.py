@@ -36,6 +36,8 @@ USED_TYPES = frozenset(
 )
 # Draft orders the rules read; other draft types (MedicationRequest, NutritionOrder, ...) are skipped.
 USED_DRAFT_TYPES = frozenset({"ServiceRequest"})
+# Prefetched resources a card may send back in an update action (a ChargeItem that needs modifier 25).
+UPDATABLE_TYPES = frozenset({"ChargeItem"})
 MAX_NOTED_FIELDS = 5
 
 
@@ -55,7 +57,7 @@ class Record:
     user_id: str | None
     draft_orders: list[Resource]
     focus: frozenset[str] | None  # Type/id of the orders in focus; None = all draft orders
-    raw_orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # Type/id -> JSON, for update actions
+    raw: dict[str, dict[str, Any]] = field(default_factory=dict)  # Type/id -> JSON of resources cards may update
     resources: dict[str, list[Resource]] = field(default_factory=dict)
     dropped: list[Dropped] = field(default_factory=list)
     unavailable: list[str] = field(default_factory=list)  # optional prefetch keys that could not be had
@@ -114,7 +116,7 @@ def build(
         parsed = _parse(raw, where, record.dropped)
         if parsed is not None:
             record.draft_orders.append(parsed)
-            record.raw_orders[f"{raw['resourceType']}/{raw.get('id')}"] = dict(raw)
+            record.raw[f"{raw['resourceType']}/{raw.get('id')}"] = dict(raw)
 
     seen: set[str] = set()
     for key, result in prefetch.keys.items():
@@ -132,4 +134,6 @@ def build(
             if parsed is not None:
                 seen.add(identity)
                 record.resources.setdefault(str(resource_type), []).append(parsed)
+                if resource_type in UPDATABLE_TYPES:
+                    record.raw[identity] = dict(raw)
     return record

@@ -216,7 +216,7 @@ def lines_of(cards: list[dict[str, Any]]) -> list[tuple[str, tuple[str, ...], in
         for suggestion in card.get("suggestions", []):
             for action in suggestion.get("actions", []):
                 item = action.get("resource", {})
-                if item.get("resourceType") != "ChargeItem":
+                if action["type"] != "create" or item.get("resourceType") != "ChargeItem":
                     continue
                 modifiers = tuple(e["valueCoding"]["code"] for e in item.get("extension", []))
                 side = next(

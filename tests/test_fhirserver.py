@@ -33,10 +33,10 @@ def test_search_parameters(fhir_server):
     assert _ids(_get(fhir_server, "Condition?patient=someone-else").json()) == []
     assert _ids(_get(fhir_server, "Procedure?encounter=enc-done").json()) == ["proc-gon-right"]
     assert _ids(_get(fhir_server, "Condition?_id=cond-htn,cond-meralgia").json()) == ["cond-meralgia", "cond-htn"]
-    assert _ids(_get(fhir_server, "Condition?code=http://hl7.org/fhir/sid/icd-10-cm|M54.81").json()) == [
-        "cond-occipital"
-    ]
-    assert _ids(_get(fhir_server, "Procedure?code=64640&status=completed").json()) == ["proc-gon-right"]
+    assert _ids(
+        _get(fhir_server, "Condition?patient=neuro-1&code=http://hl7.org/fhir/sid/icd-10-cm|M54.81").json()
+    ) == ["cond-occipital"]
+    assert _ids(_get(fhir_server, "Procedure?patient=neuro-1&code=64640&status=completed").json()) == ["proc-gon-right"]
     assert _ids(_get(fhir_server, "Procedure?status=entered-in-error").json()) == []
     assert _ids(_get(fhir_server, "Condition?patient=neuro-1&_sort=-date").json()) == [
         "cond-meralgia",

@@ -38,6 +38,7 @@ def outcome(cards: list[dict]) -> list[dict]:
             "indicator": card["indicator"],
             "lines": [[code, list(mods), units, nerve, side] for code, mods, units, nerve, side in lines_of([card])],
             "codes": _codes(card),
+            "missing": card["extension"]["cpt64640-cds.explanation"].get("missing", []),
         }
         for card in cards
     ]
@@ -54,8 +55,9 @@ def test_scenario(service, folder: Path):
     assert [(c["topic"], c["indicator"]) for c in got] == [(c["topic"], c["indicator"]) for c in expected]
     for got_card, want in zip(got, expected, strict=True):
         assert got_card["lines"] == want["lines"], got_card["topic"]
-        if "codes" in want:
-            assert got_card["codes"] == want["codes"], got_card["topic"]
+        for key in ("codes", "missing"):
+            if key in want:
+                assert got_card[key] == want[key], (got_card["topic"], key)
 
 
 def test_every_rule_has_a_firing_and_a_near_miss_scenario():

@@ -26,7 +26,17 @@ Rule = Callable[[Facts, RuleInputs], list[Finding]]
 
 
 def _registry() -> dict[str, Rule]:
-    from . import duplicate_nerve, imaging_bundled, line_suggestion, more_specific_code, not_neurolytic
+    from . import (
+        documentation_incomplete,
+        duplicate_nerve,
+        global_period,
+        image_guidance_missing,
+        imaging_bundled,
+        indication_missing,
+        line_suggestion,
+        more_specific_code,
+        not_neurolytic,
+    )
 
     # rule id -> function; the ids are the card topics of docs/cards.md. Cards come out in this order.
     return {
@@ -35,6 +45,10 @@ def _registry() -> dict[str, Rule]:
         "not-neurolytic": not_neurolytic.run,
         "imaging-bundled": imaging_bundled.run,
         "duplicate-nerve": duplicate_nerve.run,
+        "indication-missing": indication_missing.run,
+        "documentation-incomplete": documentation_incomplete.run,
+        "image-guidance-missing": image_guidance_missing.run,
+        "global-period": global_period.run,
     }
 
 

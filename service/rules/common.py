@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..facts import Evidence, NerveEpisode
+from ..coding import OTHER_NERVE, choose
+from ..facts import Evidence, Facts, ImagingFact, NerveEpisode
 from ..findings import Line, OrderUpdate
 from ..knowledge import Knowledge
 
@@ -74,3 +75,35 @@ def unit_limit_note(lines: Iterable[Line], kb: Knowledge) -> str:
 def upper_first(text: str) -> str:
     """Sentence case that keeps the rest as written (str.capitalize would turn "CT" into "Ct")."""
     return text[:1].upper() + text[1:]
+
+
+def billed_as_64640(facts: Facts, kb: Knowledge) -> list[NerveEpisode]:
+    """The episodes whose code is 64640: the ones the seed's indications and documentation rules are about."""
+    return [e for e in facts.episodes if (c := choose(e, kb)) is not None and c.code == OTHER_NERVE]
+
+
+def by_source(episodes: Iterable[NerveEpisode]) -> dict[str, list[NerveEpisode]]:
+    grouped: dict[str, list[NerveEpisode]] = {}
+    for episode in episodes:
+        grouped.setdefault(episode.source, []).append(episode)
+    return grouped
+
+
+def imaging_for(episode: NerveEpisode, facts: Facts) -> list[ImagingFact]:
+    """Imaging studies that show guidance for the episode: ordered for it, or in its encounter or on its date."""
+    when = episode.date or facts.today
+    return [
+        study
+        for study in facts.imaging
+        if study.guidance
+        and (
+            episode.source in study.based_on
+            or (episode.encounter is not None and study.encounter == episode.encounter)
+            or (study.date is not None and study.date == when)
+        )
+    ]
+
+
+def site(episode: NerveEpisode) -> str:
+    name = episode.nerve.name if episode.nerve else (episode.nerve_text or "nerve not named")
+    return f"{name}, {episode.side}" if episode.side else name
