@@ -11,7 +11,19 @@ from service.app import create_app
 from service.findings import Line
 from service.lines import ModifierPolicy, apply
 
-from .conftest import SELECT, SIGN, call, fixture_request, lines_of, null_prefetch, prefetch_from, topics, with_prefetch
+from .conftest import (
+    REQUESTS,
+    SELECT,
+    SIGN,
+    call,
+    fixture_request,
+    lines_of,
+    load,
+    null_prefetch,
+    prefetch_from,
+    topics,
+    with_prefetch,
+)
 
 D1, D2 = date(2026, 11, 20), date(2026, 11, 21)
 CPT = "http://www.ama-assn.org/go/cpt"
@@ -208,3 +220,13 @@ def test_bilateral_as_modifier_50_profile(tmp_path):
     assert lines_of(response.get_json()["cards"]) == [
         ("64640", ("50",), 1, "lateral femoral cutaneous nerve", "bilateral")
     ]
+
+
+def test_readme_example_gives_one_complete_line_card(client):
+    """README quickstart: the prefetched example answers with exactly one line card and no data gaps."""
+    body = load(REQUESTS / "order-sign-lfcn-left-prefetched.json")
+    cards = call(client, SIGN, body).get_json()["cards"]
+    assert topics(cards) == ["line-suggestion"]
+    assert lines_of(cards) == [("64640", ("LT",), 1, "lateral femoral cutaneous nerve", "left")]
+    assert "Data not available" not in cards[0]["detail"]
+    assert cards[0]["suggestions"][0]["actions"][0]["resource"]["reason"][0]["coding"][0]["code"] == "G57.12"
