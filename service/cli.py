@@ -54,12 +54,49 @@ def _fhir_server(args: argparse.Namespace) -> int:
     from .fhirserver import Faults, FixtureStore, create_fhir_app
 
     store = FixtureStore(Path(p) for p in args.paths)
-    faults = Faults(latency_ms=args.latency, fail_rate=args.fail_rate, token=args.token)
+    faults = Faults(
+        latency_ms=args.latency, fail_rate=args.fail_rate, malformed_rate=args.malformed_rate, token=args.token
+    )
     server = make_server(args.host, args.port, create_fhir_app(store, faults), threaded=True)
     print(f"fixture FHIR server with {store.count()} resources at http://{args.host}:{server.port}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
     return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from .replay import InProcess, OverHttp, ReplayError, diff, discover, progress_bar, replay, update_golden
+    from .report import html_report, junit_report
+
+    modes = ["prefetch", "fetch"] if args.mode == "both" else [args.mode]
+    try:
+        scenarios = discover([Path(p) for p in args.paths])
+        if not scenarios:
+            print("cpt64640 replay: no scenarios found", file=sys.stderr)
+            return 2
+        # In-process: a throw-away database and quiet logs, so a replay leaves nothing behind.
+        target = OverHttp(args.url) if args.url else InProcess({"database_url": "sqlite://", "log_level": "WARNING"})
+        result = replay(scenarios, modes, target, progress_bar() if not args.quiet else None)
+    except ReplayError as exc:
+        print(f"cpt64640 replay: {exc}", file=sys.stderr)
+        return 2
+    if args.html:
+        Path(args.html).write_text(html_report(result), encoding="utf-8")
+    if args.junit:
+        Path(args.junit).write_text(junit_report(result), encoding="utf-8")
+    if args.update_golden:
+        for path in update_golden(result):
+            print(f"updated {path}")
+        return 0
+    for run in result.runs:
+        if not run.passed:
+            print(f"\nFAIL {run.scenario.name} [{run.mode}]: {run.scenario.description}")
+            print(run.error or diff(run.scenario.expected, run.summary, ("golden", run.mode)))
+    for name, text in result.disagreements.items():
+        print(f"\nFAIL {name}: prefetch and fetch modes disagree\n{text}")
+    failed = len({r.scenario.name for r in result.runs if not r.passed} | set(result.disagreements))
+    print(f"{len(scenarios) - failed} of {len(scenarios)} scenarios pass ({', '.join(modes)})")
+    return 0 if result.passed else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,8 +115,21 @@ def main(argv: list[str] | None = None) -> int:
     fhir.add_argument("--port", type=int, default=8090, help="port (0 = any free port)")
     fhir.add_argument("--latency", type=int, default=0, metavar="MS", help="delay added to every response")
     fhir.add_argument("--fail-rate", type=float, default=0.0, metavar="R", help="share of requests that get 500")
+    fhir.add_argument(
+        "--malformed-rate", type=float, default=0.0, metavar="R", help="share of requests answered with broken JSON"
+    )
     fhir.add_argument("--token", help="require this bearer token")
     fhir.set_defaults(run=_fhir_server)
+
+    replay = commands.add_parser("replay", help="replay scenario folders through the service, compare with golden")
+    replay.add_argument("paths", nargs="+", help="scenario folders, folders of them, or patient Bundle files")
+    replay.add_argument("--url", help="a running service's base URL (default: the service in-process)")
+    replay.add_argument("--mode", choices=["prefetch", "fetch", "both"], default="prefetch")
+    replay.add_argument("--update-golden", action="store_true", help="rewrite expected.json from what the service says")
+    replay.add_argument("--html", metavar="REPORT.html", help="write a report people can read")
+    replay.add_argument("--junit", metavar="FILE", help="write JUnit XML for CI")
+    replay.add_argument("--quiet", action="store_true", help="no progress bar")
+    replay.set_defaults(run=_replay)
 
     args = parser.parse_args(argv)
     try:

@@ -124,7 +124,29 @@ def _codes(resource: dict[str, Any]) -> Iterator[tuple[str | None, str]]:
                         yield coding.get("system"), coding["code"]
 
 
+_DATE_PREFIXES = ("eq", "ne", "lt", "gt", "le", "ge")
+
+
+def _date_matches(resource: dict[str, Any], param: str, wanted: str) -> bool:
+    """FHIR date search on the day: date=2026-11-10, date=ge2026-11-01, date=lt2026-12-01."""
+    prefix = wanted[:2] if wanted[:2] in _DATE_PREFIXES else "eq"
+    target = wanted[2:] if wanted[:2] in _DATE_PREFIXES else wanted
+    value = _sort_key(resource, param)[: len(target)]
+    if not value:
+        return False
+    return {
+        "eq": value == target,
+        "ne": value != target,
+        "lt": value < target,
+        "gt": value > target,
+        "le": value <= target,
+        "ge": value >= target,
+    }[prefix]
+
+
 def _matches(resource: dict[str, Any], name: str, wanted: str) -> bool:
+    if name in DATE_PATHS:
+        return _date_matches(resource, name, wanted)
     values = wanted.split(",")
     if name in REFERENCE_PATHS:
         refs = list(_references(resource, REFERENCE_PATHS[name]))
@@ -154,7 +176,8 @@ def _sort_key(resource: dict[str, Any], param: str) -> str:
 @dataclass
 class Faults:
     latency_ms: int = 0
-    fail_rate: float = 0.0
+    fail_rate: float = 0.0  # share of requests answered 500
+    malformed_rate: float = 0.0  # share of requests answered 200 with broken JSON
     token: str | None = None  # when set, every request must carry "Authorization: Bearer <token>"
 
 
@@ -193,6 +216,8 @@ def create_fhir_app(store: FixtureStore, faults: Faults | None = None) -> Flask:
             return outcome(401, "login", "bearer token required")
         if faults.fail_rate and random.random() < faults.fail_rate:
             return outcome(500, "transient", "injected failure")
+        if faults.malformed_rate and random.random() < faults.malformed_rate:
+            return Response('{"resourceType": "Bundle", "entry": [{"resou', mimetype=FHIR_JSON)
         return None
 
     @app.after_request

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 
+import pytest
 import requests
 
 from service.fhirserver import FixtureStore
@@ -82,3 +84,31 @@ def test_bearer_token_option(start_fhir_server):
 def test_cors_preflight(fhir_server):
     response = requests.options(f"{fhir_server.base_url}/Patient/neuro-1", headers={"Origin": "https://x"}, timeout=10)
     assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_date_search(fhir_server):
+    assert _ids(_get(fhir_server, "Procedure?patient=neuro-1&date=2026-11-10").json()) == ["proc-gon-right"]
+    assert _ids(_get(fhir_server, "Procedure?patient=neuro-1&date=ge2026-11-01").json()) == ["proc-gon-right"]
+    assert _ids(_get(fhir_server, "Procedure?patient=neuro-1&date=lt2026-11-01").json()) == ["proc-pt"]
+    assert _ids(_get(fhir_server, "ImagingStudy?patient=neuro-1&started=2026-11-10").json()) == ["img-us-1"]
+
+
+def test_fail_rate_fault(start_fhir_server):
+    server = start_fhir_server("--fail-rate", "1")
+    response = _get(server, "Patient/neuro-1")
+    assert response.status_code == 500 and response.json()["issue"][0]["code"] == "transient"
+
+
+def test_malformed_response_fault(start_fhir_server):
+    server = start_fhir_server("--malformed-rate", "1")
+    response = _get(server, "Condition?patient=neuro-1")
+    assert response.status_code == 200
+    with pytest.raises(ValueError):
+        response.json()
+
+
+def test_latency_fault(start_fhir_server):
+    server = start_fhir_server("--latency", "300")
+    started = time.monotonic()
+    assert _get(server, "Patient/neuro-1").status_code == 200
+    assert time.monotonic() - started >= 0.3  # a floor, not a speed test: the delay was injected
