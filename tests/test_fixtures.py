@@ -15,7 +15,10 @@ from .conftest import FIXTURES, load
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 # Ours only: fhir-fixtures/external holds third-party records (HL7 examples, SMART sandbox) used as they are.
 FILES = sorted(
-    p for p in FIXTURES.rglob("*.json") if p.name != "expected.json" and "external" not in p.relative_to(FIXTURES).parts
+    p
+    for p in FIXTURES.rglob("*.json")
+    if p.name not in ("expected.json", "scenario.json", "replay.json")
+    and "external" not in p.relative_to(FIXTURES).parts
 )
 
 
