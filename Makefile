@@ -18,8 +18,9 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed-run
 
+# Local development: no client authentication (a warning says so at start-up); production sets CDS_AUTH=required.
 run: $(VENV)/.installed-run
-	$(BIN)/cpt64640 serve
+	CDS_AUTH=$${CDS_AUTH:-off} $(BIN)/cpt64640 serve
 
 test: $(VENV)/.installed-dev
 	scripts/system-deps

@@ -15,18 +15,19 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from . import contract, pipeline
-from .config import Settings
+from . import contract, metrics, openapi, pipeline
+from .auth import Authenticator, AuthError, MemoryReplayCache, load_trusted_issuers, sandbox_preset
+from .config import ConfigError, Settings
 from .knowledge import Knowledge
 from .knowledge import load as load_knowledge
 from .lines import ModifierPolicy
 from .logs import configure, event
 from .outcome import ApiError, Issue, bad_request, operation_outcome
-from .prefetch import Deadline
+from .prefetch import Deadline, FhirAllowlist
 from .registry import CdsService, all_services
 from .store import Store
 
@@ -42,6 +43,8 @@ class Environment:
     store: Store
     logger: logging.Logger
     policy: ModifierPolicy
+    authenticator: Authenticator | None  # None: development mode, nobody is checked
+    allowlist: FhirAllowlist
 
 
 def env() -> Environment:
@@ -53,13 +56,17 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    logger = configure(settings.log_level)
+    store = Store(settings.database_url)
     app.extensions[EXTENSION] = Environment(
         settings=settings,
         kb=load_knowledge(),
         services=all_services(),
-        store=Store(settings.database_url),
-        logger=configure(settings.log_level),
+        store=store,
+        logger=logger,
         policy=ModifierPolicy(settings.distinct_modifier, settings.bilateral_modifier_50),
+        authenticator=_authenticator(settings, store, logger),
+        allowlist=FhirAllowlist.from_settings(settings),
     )
     app.register_blueprint(bp)
     app.after_request(_cors)
@@ -69,7 +76,54 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
+def _authenticator(settings: Settings, store: Store, logger: logging.Logger) -> Authenticator | None:
+    if settings.development:
+        event(
+            logger, "authentication-off", logging.WARNING, note="CDS_AUTH=off: development only, every caller trusted"
+        )
+        return None
+    issuers = {}
+    try:
+        if settings.trusted_issuers:
+            issuers.update(load_trusted_issuers(settings.trusted_issuers))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"CDS_TRUSTED_ISSUERS: {exc}") from None
+    if settings.sandbox_issuer:
+        event(logger, "sandbox-issuer-trusted", logging.WARNING, note="its private key is public: never in production")
+        issuers.update(sandbox_preset())
+    cache = store if settings.replay_store == "database" else MemoryReplayCache()
+    return Authenticator(issuers, replay_cache=cache)
+
+
 bp = Blueprint("cds", __name__)
+OPEN_PATHS = frozenset({"/healthz", "/metrics", "/openapi.json"})
+
+
+@bp.before_app_request
+def _authenticate() -> Response | None:
+    """Every CDS Hooks call carries the client's JWT (discovery, services, feedback); preflight does not."""
+    environment = env()
+    if request.method == "OPTIONS" or request.path in OPEN_PATHS or environment.authenticator is None:
+        return None
+    base = environment.settings.public_base_url.rstrip("/") or request.host_url.rstrip("/")
+    try:
+        g.claims = environment.authenticator.verify(request.headers.get("Authorization"), base + request.path)
+    except AuthError as exc:
+        # The reason goes to the log and metrics only; the caller learns nothing (CDS Hooks best practice).
+        metrics.AUTH_FAILURES.labels(exc.reason).inc()
+        event(environment.logger, "auth-failed", logging.WARNING, reason=exc.reason, path=_route_label())
+        response = _error_response(401, [Issue("login", "authentication required")])
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    return None
+
+
+def _route_label() -> str:
+    """The route without client-chosen parts that are not ours (unknown service ids)."""
+    parts = request.path.split("/")
+    if len(parts) > 2 and parts[1] == "cds-services" and parts[2] not in env().services:
+        parts[2] = "unknown"
+    return "/".join(parts)
 
 
 def _json_response(payload: Any, status: int = 200, mimetype: str = "application/json") -> Response:
@@ -84,12 +138,31 @@ def _read_json() -> Any:
     raw = request.get_data(cache=False)  # raises 413 beyond MAX_CONTENT_LENGTH
     if not raw:
         raise bad_request("(body): the request body is empty; send a JSON object", code="required")
+    limit = env().settings.max_json_depth
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except RecursionError:
-        raise bad_request("(body): JSON nesting is too deep", code="too-long") from None
+        raise bad_request(
+            f"(body): JSON nested deeper than {limit} levels (CDS_MAX_JSON_DEPTH)", code="too-long"
+        ) from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise bad_request(f"(body): not valid JSON ({type(exc).__name__})", code="structure") from None
+    if _depth_over(body, limit):
+        raise bad_request(f"(body): JSON nested deeper than {limit} levels (CDS_MAX_JSON_DEPTH)", code="too-long")
+    return body
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(current, dict):
+            stack.extend((v, depth + 1) for v in current.values())
+        elif isinstance(current, list):
+            stack.extend((v, depth + 1) for v in current)
+    return False
 
 
 def _service(service_id: str) -> CdsService:
@@ -103,6 +176,19 @@ def _service(service_id: str) -> CdsService:
 def discovery() -> Response:
     environment = env()
     return _json_response({"services": [s.discovery(environment.kb.version) for s in environment.services.values()]})
+
+
+@bp.get("/openapi.json")
+def openapi_document() -> Response:
+    environment = env()
+    services = [s.discovery(environment.kb.version) for s in environment.services.values()]
+    return _json_response(openapi.document(services, environment.kb.version))
+
+
+@bp.get("/metrics")
+def metrics_endpoint() -> Response:
+    body, content_type = metrics.exposition()
+    return Response(body, mimetype=content_type.split(";")[0], content_type=content_type)
 
 
 @bp.get("/healthz")
@@ -123,6 +209,8 @@ def call_service(service_id: str) -> Response:
         body = _read_json()
         if isinstance(body, dict) and isinstance(body.get("hookInstance"), str):
             fields["hookInstance"] = body["hookInstance"][:64]
+        claims = g.get("claims")
+        issuer = environment.authenticator.issuers.get(claims.iss) if claims and environment.authenticator else None
         result = pipeline.run(
             service,
             body,
@@ -132,8 +220,11 @@ def call_service(service_id: str) -> Response:
             deadline=deadline,
             today=date.today(),
             logger=environment.logger,
+            allowlist=environment.allowlist,
+            bound_to=issuer.fhir_servers if issuer else None,
         )
         fields.update(rules=result.rule_ids, prefetch=result.prefetch.log_view(), cards=len(result.cards))
+        _count(result)
         if result.dropped:
             fields["droppedEntries"] = result.dropped
         _record_cards(environment, service.id, body["hookInstance"], result.cards)
@@ -147,8 +238,23 @@ def call_service(service_id: str) -> Response:
         status = exc.code or 500
         raise
     finally:
-        fields.update(status=status, durationMs=round((time.monotonic() - started) * 1000))
+        elapsed = time.monotonic() - started
+        label = service_id if service_id in environment.services else "unknown"
+        metrics.REQUESTS.labels(label, str(status)).inc()
+        metrics.LATENCY.labels(label).observe(elapsed)
+        fields.update(status=status, durationMs=round(elapsed * 1000))
+        if g.get("claims"):
+            fields.update(iss=g.claims.iss, tenant=g.claims.tenant, jti=g.claims.jti)
         event(environment.logger, "hook", **fields)
+
+
+def _count(result: pipeline.Result) -> None:
+    for card in result.cards:
+        metrics.RULES.labels(card["source"]["topic"]["code"]).inc()
+    for key, entry in result.prefetch.keys.items():
+        metrics.PREFETCH.labels(key, entry.source).inc()
+        if entry.source == "fetched" and entry.ms is not None:
+            metrics.FETCH.labels(key).observe(entry.ms / 1000)
 
 
 def _record_cards(environment: Environment, service_id: str, hook_instance: str, cards: list[dict[str, Any]]) -> None:
@@ -168,6 +274,8 @@ def feedback(service_id: str) -> Response:
     contract.check("feedback", body)
     items = body.get("feedback", [body])
     stored = environment.store.store_feedback(service.id, items)
+    for item in items:
+        metrics.FEEDBACK.labels(service.id, item["outcome"]).inc()
     event(environment.logger, "feedback", service=service.id, received=len(items), stored=stored)
     return _json_response({"received": len(items), "stored": stored})
 

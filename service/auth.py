@@ -103,9 +103,11 @@ class TrustedIssuer:
     jwks_urls: tuple[str, ...] = ()
     algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
     tenants: tuple[str, ...] | None = None
+    # FHIR servers this client may send us to (URL prefixes); None: the global CDS_FHIR_ALLOWLIST alone.
+    fhir_servers: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        for name in ("jwks_urls", "algorithms", "tenants"):
+        for name in ("jwks_urls", "algorithms", "tenants", "fhir_servers"):
             value = getattr(self, name)
             if isinstance(value, list | set | frozenset):
                 object.__setattr__(self, name, tuple(value))
@@ -155,6 +157,13 @@ class TrustedIssuer:
             not _str_tuple(self.tenants) or not self.tenants or not all(t for t in self.tenants)
         ):
             raise fail("tenants", "must be a non-empty list of tenant ids, or be left out to accept any tenant")
+        if self.fhir_servers is not None:
+            if not _str_tuple(self.fhir_servers) or not self.fhir_servers:
+                raise fail("fhir_servers", "must be a non-empty list of URL prefixes, or be left out")
+            for url in self.fhir_servers:
+                problem = _url_problem(url)
+                if problem:
+                    raise fail("fhir_servers", f"{url!r} {problem}")
 
 
 def load_trusted_issuers(source: str | Path | Mapping[str, Any]) -> dict[str, TrustedIssuer]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +14,17 @@ from .config import ConfigError, Settings
 from .knowledge import KnowledgeError
 
 
+def _metrics_dir() -> None:
+    """Prometheus multi-process mode: every worker writes its metrics to a shared folder that /metrics sums.
+    Set before the app (and its metrics) is imported, as prometheus_client requires."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cpt64640-metrics-")
+
+
 def _serve(args: argparse.Namespace) -> int:
+    _metrics_dir()
     from gunicorn.app.base import BaseApplication
+    from prometheus_client import multiprocess as prometheus_multiprocess
 
     from .app import create_app
     from .knowledge import load
@@ -21,6 +32,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("workers", args.workers)) if v}
     settings = Settings.from_env(**overrides)
+    if settings.development:
+        print("WARNING: CDS_AUTH=off - development mode, no client authentication", file=sys.stderr, flush=True)
     kb = load()  # fail before forking workers when a knowledge file is broken
     Store(settings.database_url).close()  # create tables once, before the workers race for it
 
@@ -35,6 +48,7 @@ def _serve(args: argparse.Namespace) -> int:
             self.cfg.set("loglevel", settings.log_level.lower())
             if "control_socket_disable" in self.cfg.settings:  # gunicorn 27+: one shared socket path per user
                 self.cfg.set("control_socket_disable", True)
+            self.cfg.set("child_exit", lambda _server, worker: prometheus_multiprocess.mark_process_dead(worker.pid))
 
         def load(self) -> Any:
             return create_app(settings)
@@ -75,7 +89,11 @@ def _replay(args: argparse.Namespace) -> int:
             print("cpt64640 replay: no scenarios found", file=sys.stderr)
             return 2
         # In-process: a throw-away database and quiet logs, so a replay leaves nothing behind.
-        target = OverHttp(args.url) if args.url else InProcess({"database_url": "sqlite://", "log_level": "WARNING"})
+        target = (
+            OverHttp(args.url)
+            if args.url
+            else InProcess({"database_url": "sqlite://", "log_level": "WARNING", "auth": "off"})
+        )
         result = replay(scenarios, modes, target, progress_bar() if not args.quiet else None)
     except ReplayError as exc:
         print(f"cpt64640 replay: {exc}", file=sys.stderr)

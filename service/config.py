@@ -35,6 +35,17 @@ class Settings:
     # and the payer profile that reports left + right of one nerve as one line with modifier 50.
     distinct_modifier: str = "59"
     bilateral_modifier_50: bool = False
+    # Who may call us. "required" is the production default; "off" is local development only (make run).
+    auth: str = "required"
+    trusted_issuers: str = ""  # path to the trusted-issuers JSON file (docs/integration.md)
+    sandbox_issuer: bool = False  # trust the public CDS Hooks sandbox key: its private key is public, never prod
+    public_base_url: str = ""  # the base URL clients call (for the JWT audience) when behind a proxy
+    replay_store: str = "memory"  # where seen JWT ids are kept: memory (per worker) or database (shared)
+    # Where we may send the client's token: FHIR server URL prefixes. Empty: loopback in development mode,
+    # nothing (prefetch only) when authentication is required.
+    fhir_allowlist: tuple[str, ...] = ()
+    max_prefetch_resources: int = 5000  # per prefetch key, after paging
+    max_json_depth: int = 64
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -49,7 +60,24 @@ class Settings:
         settings.check()
         return settings
 
+    @property
+    def development(self) -> bool:
+        return self.auth == "off"
+
     def check(self) -> None:
+        if self.auth not in ("required", "off"):
+            raise ConfigError("CDS_AUTH must be required or off")
+        if self.auth == "required" and not (self.trusted_issuers or self.sandbox_issuer):
+            raise ConfigError(
+                "CDS_AUTH=required needs CDS_TRUSTED_ISSUERS (a trusted-issuers JSON file); "
+                "for local development set CDS_AUTH=off"
+            )
+        if self.replay_store not in ("memory", "database"):
+            raise ConfigError("CDS_REPLAY_STORE must be memory or database")
+        if not self.development:
+            for prefix in self.fhir_allowlist:
+                if not prefix.startswith("https://"):
+                    raise ConfigError(f"CDS_FHIR_ALLOWLIST: {prefix!r} must be https outside development mode")
         if self.distinct_modifier not in ("59", "XS"):
             raise ConfigError("CDS_DISTINCT_MODIFIER must be 59 or XS")
         for name in ("request_deadline_ms", "fhir_connect_timeout_ms", "fhir_read_timeout_ms"):
@@ -76,6 +104,14 @@ _ENV_NAMES = {
     "cors_origins": "CDS_CORS_ORIGINS",
     "distinct_modifier": "CDS_DISTINCT_MODIFIER",
     "bilateral_modifier_50": "CDS_BILATERAL_MODIFIER_50",
+    "auth": "CDS_AUTH",
+    "trusted_issuers": "CDS_TRUSTED_ISSUERS",
+    "sandbox_issuer": "CDS_SANDBOX_ISSUER",
+    "public_base_url": "CDS_PUBLIC_BASE_URL",
+    "replay_store": "CDS_REPLAY_STORE",
+    "fhir_allowlist": "CDS_FHIR_ALLOWLIST",
+    "max_prefetch_resources": "CDS_MAX_PREFETCH_RESOURCES",
+    "max_json_depth": "CDS_MAX_JSON_DEPTH",
 }
 
 

@@ -38,9 +38,11 @@ def run(
     deadline: prefetch.Deadline,
     today: date,
     logger: logging.Logger,
+    allowlist: prefetch.FhirAllowlist,
+    bound_to: tuple[str, ...] | None = None,
 ) -> Result:
     contract.check(service.request_schema, body)
-    completed = prefetch.complete(service, body, settings, deadline)
+    completed = prefetch.complete(service, body, settings, deadline, allowlist, bound_to)
     parsed = record.build(body["context"], service.focus(body["context"]), completed)
     found = facts.extract(parsed, kb, today)
     findings = rules.run_all(found, rules.RuleInputs(kb, policy))

@@ -156,6 +156,52 @@ class FhirClient:
         return b"".join(chunks)
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class FhirAllowlist:
+    """Where the client's bearer token may go: URL prefixes (scheme, host, port, path on a segment boundary).
+
+    Anything else is never contacted, so a crafted `fhirServer` cannot make us call an internal address
+    with the token (SSRF). In development mode with no list, loopback addresses are allowed.
+    """
+
+    prefixes: tuple[str, ...]
+    loopback: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FhirAllowlist:
+        return cls(tuple(settings.fhir_allowlist), loopback=settings.development and not settings.fhir_allowlist)
+
+    def allows(self, url: str, bound_to: tuple[str, ...] | None = None) -> bool:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+            return False
+        if bound_to is not None and not any(_under(parts, p) for p in bound_to):
+            return False  # the authenticated client may only send us to its own servers
+        if self.loopback and parts.hostname in LOOPBACK:
+            return True
+        return any(_under(parts, prefix) for prefix in self.prefixes)
+
+
+def _port(parts: Any) -> int | None:
+    try:
+        return parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        return None
+
+
+def _under(parts: Any, prefix: str) -> bool:
+    allowed = urlsplit(prefix)
+    return (
+        parts.scheme == allowed.scheme
+        and (parts.hostname or "").lower() == (allowed.hostname or "").lower()
+        and _port(parts) == _port(allowed)
+        and (parts.path.rstrip("/") + "/").startswith(allowed.path.rstrip("/") + "/")
+    )
+
+
 def resolve_template(template: str, context: Mapping[str, Any]) -> str | None:
     """Fill {{context.x}} tokens; None when a token has no primitive value (e.g. no encounterId)."""
     out = template
@@ -180,7 +226,7 @@ def _next_link(bundle: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _fetch_key(client: FhirClient, key: str, query: str, max_pages: int) -> KeyResult:
+def _fetch_key(client: FhirClient, key: str, query: str, max_pages: int, max_resources: int) -> KeyResult:
     started = time.monotonic()
     _status, first = client.get(f"{client.base}/{query}")
     if first is None:
@@ -189,18 +235,21 @@ def _fetch_key(client: FhirClient, key: str, query: str, max_pages: int) -> KeyR
     if _is_outcome(first):
         raise FetchError("server answered with an OperationOutcome")
     result = KeyResult(key, "fetched", first, pages=1)
-    _follow_pages(client, result, max_pages)
+    _follow_pages(client, result, max_pages, max_resources)
     result.ms = _ms(started)
     return result
 
 
-def _follow_pages(client: FhirClient, result: KeyResult, max_pages: int) -> None:
+def _follow_pages(client: FhirClient, result: KeyResult, max_pages: int, max_resources: int) -> None:
     """Merge `next` pages into the first Bundle, staying on the client's FHIR server."""
     bundle = result.value
     if not bundle or bundle.get("resourceType") != "Bundle":
         return
     entries = list(bundle.get("entry") or [])
     url = _next_link(bundle)
+    if len(entries) > max_resources:
+        result.truncated, result.problem = True, f"stopped at {max_resources} resources"
+        entries, url = entries[:max_resources], None
     while url:
         if result.pages >= max_pages:
             result.truncated = True
@@ -216,6 +265,10 @@ def _follow_pages(client: FhirClient, result: KeyResult, max_pages: int) -> None
             raise FetchError("next page is not a Bundle")
         entries.extend(page.get("entry") or [])
         url = _next_link(page)
+        if len(entries) > max_resources:
+            result.truncated, result.problem = True, f"stopped at {max_resources} resources"
+            entries = entries[:max_resources]
+            break
     merged = {k: v for k, v in bundle.items() if k != "link"}
     if entries:
         merged["entry"] = entries
@@ -231,11 +284,25 @@ def complete(
     body: Mapping[str, Any],
     settings: Settings,
     deadline: Deadline,
+    allowlist: FhirAllowlist,
+    bound_to: tuple[str, ...] | None = None,
 ) -> PrefetchResult:
     context = body.get("context") or {}
     given = body.get("prefetch") or {}
     result = PrefetchResult()
     to_fetch: dict[str, str] = {}
+
+    oversized = [
+        Issue(
+            "too-long",
+            f"prefetch.{key}: {count} entries, more than CDS_MAX_PREFETCH_RESOURCES={settings.max_prefetch_resources}",
+            f"prefetch.{key}",
+        )
+        for key, value in given.items()
+        if isinstance(value, dict) and (count := len(value.get("entry") or ())) > settings.max_prefetch_resources
+    ]
+    if oversized:
+        raise ApiError(413, oversized)
 
     for key, spec in service.prefetch.items():
         query = resolve_template(spec.template, context)
@@ -254,16 +321,25 @@ def complete(
         to_fetch[key] = query
 
     server = body.get("fhirServer")
+    refused = bool(server) and not allowlist.allows(server, bound_to)
+    if refused:
+        server = None  # never contacted: answer from prefetch alone, or 412
     # Bundles the client sent with a `next` link: the rest is on the client's server.
     to_continue = [k for k, r in result.keys.items() if r.source == "prefetch" and r.value and _next_link(r.value)]
     if server and (to_fetch or to_continue):
         token = (body.get("fhirAuthorization") or {}).get("access_token")
         client = FhirClient(server, token, settings, deadline)
         jobs: dict[str, Callable[[], KeyResult]] = {
-            key: partial(_fetch_key, client, key, query, settings.fhir_max_pages) for key, query in to_fetch.items()
+            key: partial(_fetch_key, client, key, query, settings.fhir_max_pages, settings.max_prefetch_resources)
+            for key, query in to_fetch.items()
         }
         jobs.update(
-            {key: partial(_continue_key, client, result.keys[key], settings.fhir_max_pages) for key in to_continue}
+            {
+                key: partial(
+                    _continue_key, client, result.keys[key], settings.fhir_max_pages, settings.max_prefetch_resources
+                )
+                for key in to_continue
+            }
         )
         try:
             _run_parallel(jobs, result, deadline)
@@ -272,8 +348,13 @@ def complete(
     else:
         for key in to_fetch:
             if key not in result.keys:  # a client OperationOutcome stays as the reason
+                problem = (
+                    "not in prefetch; fhirServer is not on the allowlist (CDS_FHIR_ALLOWLIST) and was not contacted"
+                    if refused
+                    else "not in prefetch and no fhirServer to fetch it from"
+                )
                 result.keys[key] = KeyResult(
-                    key, "failed", problem="not in prefetch and no fhirServer to fetch it from", issue_code="not-found"
+                    key, "failed", problem=problem, issue_code="forbidden" if refused else "not-found"
                 )
         for key in to_continue:
             result.keys[key].truncated = True
@@ -296,12 +377,12 @@ def complete(
     return result
 
 
-def _continue_key(client: FhirClient, given: KeyResult, max_pages: int) -> KeyResult:
+def _continue_key(client: FhirClient, given: KeyResult, max_pages: int, max_resources: int) -> KeyResult:
     """A prefetched first page completed from the server; if that fails, the first page still counts."""
     started = time.monotonic()
     partial_result = KeyResult(given.key, "prefetch", given.value, pages=1)
     try:
-        _follow_pages(client, partial_result, max_pages)
+        _follow_pages(client, partial_result, max_pages, max_resources)
     except FetchError as exc:
         return KeyResult(given.key, "prefetch", given.value, pages=1, truncated=True, problem=f"next page: {exc}")
     partial_result.ms = _ms(started)

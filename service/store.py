@@ -1,4 +1,5 @@
-"""Storage through SQLAlchemy: the cards we issued (so feedback knows its rule) and the feedback itself.
+"""Storage through SQLAlchemy: the cards we issued (so feedback knows its rule), the feedback itself, and
+the JWT ids already seen when the replay cache is shared (CDS_REPLAY_STORE=database).
 
 SQLite (WAL) by default, PostgreSQL through DATABASE_URL. Nothing patient-related is stored: a card row
 holds its uuid, service, rule and hook instance; a feedback row holds what the client sent about a card.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,12 +20,14 @@ from sqlalchemy import (
     Column,
     DateTime,
     Engine,
+    Float,
     Integer,
     MetaData,
     String,
     Table,
     Text,
     create_engine,
+    delete,
     event,
     select,
 )
@@ -60,6 +64,15 @@ feedback = Table(
     Column("override_comment", Text),
     Column("outcome_timestamp", String(64), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+
+jwt_seen = Table(
+    "jwt_seen",
+    metadata,
+    Column("iss", String(512), primary_key=True),
+    Column("jti", String(256), primary_key=True),
+    Column("expires_at", Float, nullable=False, index=True),
 )
 
 
@@ -127,6 +140,16 @@ class Store:
                 result = conn.execute(self._insert(feedback).on_conflict_do_nothing(), row)
                 new += result.rowcount or 0
         return new
+
+    def seen(self, jti: str, iss: str, expires_at: float) -> bool:
+        """JWT replay cache shared by every worker: True when (iss, jti) was already recorded and unexpired."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(delete(jwt_seen).where(jwt_seen.c.expires_at < now))
+            result = conn.execute(
+                self._insert(jwt_seen).on_conflict_do_nothing(), {"iss": iss, "jti": jti, "expires_at": expires_at}
+            )
+        return (result.rowcount or 0) == 0
 
     def feedback_rows(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

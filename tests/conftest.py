@@ -31,6 +31,9 @@ from service.fhirserver import FixtureStore, create_fhir_app
 from service.prefetch import resolve_template
 from service.registry import all_services
 
+# Tests run the service in development mode unless a test asks for authentication (tests/test_security.py).
+os.environ["CDS_AUTH"] = "off"
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fhir-fixtures"
 REQUESTS = FIXTURES / "requests"
@@ -119,6 +122,7 @@ def start_service(tmp: Path, **env: str) -> Process:
         "PORT": str(port),
         "DATABASE_URL": f"sqlite:///{tmp / f'service-{port}.sqlite3'}",
         "WORKERS": "2",
+        "CDS_AUTH": "off",
         "CDS_REQUEST_DEADLINE_MS": "1500",
         "LOG_LEVEL": "INFO",
         **env,

@@ -1,0 +1,47 @@
+"""Prometheus metrics: requests and latency per service and status, rule firings, prefetch fetch timings,
+auth failures by reason, feedback outcomes.
+
+Metric objects are process-wide, as prometheus_client intends. Under gunicorn `cpt64640 serve` points
+PROMETHEUS_MULTIPROC_DIR at a fresh folder before the workers fork, so `/metrics` adds up every worker.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as prometheus_multiprocess
+
+REQUESTS = Counter("cds_requests_total", "Hook calls answered", ["service", "status"])
+LATENCY = Histogram(
+    "cds_request_seconds",
+    "Hook call latency",
+    ["service"],
+    buckets=(0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5),
+)
+RULES = Counter("cds_rule_firings_total", "Cards produced, by rule", ["rule"])
+PREFETCH = Counter("cds_prefetch_keys_total", "Prefetch keys by how they were completed", ["key", "source"])
+FETCH = Histogram(
+    "cds_prefetch_fetch_seconds",
+    "Time to fetch one prefetch key from the client's FHIR server",
+    ["key"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
+)
+AUTH_FAILURES = Counter("cds_auth_failures_total", "Rejected client JWTs, by reason", ["reason"])
+FEEDBACK = Counter("cds_feedback_total", "Feedback items received", ["service", "outcome"])
+
+
+def exposition() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        prometheus_multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    from prometheus_client import REGISTRY
+
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
