@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 import tempfile
@@ -117,6 +118,34 @@ def _replay(args: argparse.Namespace) -> int:
     return 0 if result.passed else 1
 
 
+def _feedback_report(args: argparse.Namespace) -> int:
+    from .store import Store
+
+    settings = Settings.from_env(**({"database_url": args.database_url} if args.database_url else {}))
+    store = Store(settings.database_url)
+    try:
+        rules = store.report()
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(rules, indent=2))
+        return 0
+    print(f"{'rule':<26} {'issued':>7} {'feedback':>8} {'accepted':>9} {'overridden':>10}")
+    for rule in rules:
+        received = rule["accepted"] + rule["overridden"]
+
+        def rate(n: int, total: int = received) -> str:
+            return f"{n} ({100 * n / total:.0f}%)" if total else str(n)
+
+        print(
+            f"{rule['rule']:<26} {rule['issued']:>7} {received:>8} {rate(rule['accepted']):>9} "
+            f"{rate(rule['overridden']):>10}"
+        )
+        for reason, count in sorted(rule["reasons"].items(), key=lambda kv: -kv[1]):
+            print(f"    override: {reason:<40} {rate(count, rule['overridden']):>10}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cpt64640", description="CDS Hooks coding assistant for CPT 64640")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -148,6 +177,11 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("--junit", metavar="FILE", help="write JUnit XML for CI")
     replay.add_argument("--quiet", action="store_true", help="no progress bar")
     replay.set_defaults(run=_replay)
+
+    report = commands.add_parser("feedback-report", help="acceptance and override rates per rule and reason")
+    report.add_argument("--database-url", help="the store to read (default DATABASE_URL or the embedded SQLite file)")
+    report.add_argument("--json", action="store_true", help="machine-readable output")
+    report.set_defaults(run=_feedback_report)
 
     args = parser.parse_args(argv)
     try:

@@ -29,6 +29,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    func,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -137,8 +138,11 @@ class Store:
             new = 0
             for item in items:
                 row = _feedback_row(service_id, item, rules.get(item["card"]))
-                result = conn.execute(self._insert(feedback).on_conflict_do_nothing(), row)
-                new += result.rowcount or 0
+                # RETURNING says whether the row went in on every backend (rowcount does not with psycopg).
+                inserted = conn.execute(
+                    self._insert(feedback).values(row).on_conflict_do_nothing().returning(feedback.c.id)
+                )
+                new += len(inserted.all())
         return new
 
     def seen(self, jti: str, iss: str, expires_at: float) -> bool:
@@ -146,10 +150,40 @@ class Store:
         now = time.time()
         with self.engine.begin() as conn:
             conn.execute(delete(jwt_seen).where(jwt_seen.c.expires_at < now))
-            result = conn.execute(
-                self._insert(jwt_seen).on_conflict_do_nothing(), {"iss": iss, "jti": jti, "expires_at": expires_at}
+            inserted = conn.execute(
+                self._insert(jwt_seen)
+                .values(iss=iss, jti=jti, expires_at=expires_at)
+                .on_conflict_do_nothing()
+                .returning(jwt_seen.c.jti)
+            ).all()
+        return not inserted
+
+    def report(self) -> list[dict[str, Any]]:
+        """Per rule: cards issued, feedback received, accepted and overridden, and overrides per reason.
+
+        Feedback about a card this deployment did not issue is reported under rule "unknown"."""
+        with self.engine.connect() as conn:
+            issued = dict(
+                conn.execute(select(issued_card.c.rule_id, func.count()).group_by(issued_card.c.rule_id)).all()
             )
-        return (result.rowcount or 0) == 0
+            rows = conn.execute(
+                select(feedback.c.rule_id, feedback.c.outcome, feedback.c.override_code, func.count()).group_by(
+                    feedback.c.rule_id, feedback.c.outcome, feedback.c.override_code
+                )
+            ).all()
+        rules: dict[str, dict[str, Any]] = {}
+        for rule_id in issued:
+            rules[rule_id] = {"rule": rule_id, "issued": issued[rule_id], "accepted": 0, "overridden": 0, "reasons": {}}
+        for rule_id, outcome, code, count in rows:
+            entry = rules.setdefault(
+                rule_id or "unknown",
+                {"rule": rule_id or "unknown", "issued": 0, "accepted": 0, "overridden": 0, "reasons": {}},
+            )
+            entry[outcome] += count
+            if outcome == "overridden":
+                reason = code if code else "(no reason given)"
+                entry["reasons"][reason] = entry["reasons"].get(reason, 0) + count
+        return sorted(rules.values(), key=lambda r: r["rule"])
 
     def feedback_rows(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

@@ -8,10 +8,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -73,11 +75,18 @@ class Process:
     log_path: Path | None = None
 
     def stop(self) -> None:
-        self.process.terminate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: a crash, not a shutdown."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
 
     def log_lines(self) -> list[str]:
         return self.log_path.read_text(encoding="utf-8").splitlines() if self.log_path else []
@@ -85,7 +94,9 @@ class Process:
 
 def _start_fhir_server(*options: str, paths: tuple[str, ...] = (str(FIXTURES),)) -> Process:
     command = [sys.executable, "-m", "service.cli", "fhir-server", *paths, "--port", "0", *options]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT, start_new_session=True
+    )
     assert process.stdout is not None
     line = process.stdout.readline()
     match = re.search(r"(http://127\.0\.0\.1:\d+)", line)
@@ -129,7 +140,12 @@ def start_service(tmp: Path, **env: str) -> Process:
     }
     log = log_path.open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve"], env=environment, stdout=log, stderr=log, cwd=ROOT
+        [sys.executable, "-m", "service.cli", "serve"],
+        env=environment,
+        stdout=log,
+        stderr=log,
+        cwd=ROOT,
+        start_new_session=True,
     )
     server = Process(f"http://127.0.0.1:{port}", process, log_path)
     for _ in range(150):
