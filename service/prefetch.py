@@ -228,8 +228,10 @@ def _next_link(bundle: Mapping[str, Any]) -> str | None:
 
 def _fetch_key(client: FhirClient, key: str, query: str, max_pages: int, max_resources: int) -> KeyResult:
     started = time.monotonic()
-    _status, first = client.get(f"{client.base}/{query}")
+    status, first = client.get(f"{client.base}/{query}")
     if first is None:
+        if "?" in query:
+            raise FetchError(f"HTTP {status} on a search")  # the server (or its base URL) is wrong
         # A read (Patient/x) that is not found is "no data", not a failure.
         return KeyResult(key, "fetched", None, _ms(started), pages=1)
     if _is_outcome(first):

@@ -125,8 +125,8 @@ def fhir_server(start_fhir_server) -> Process:
     return start_fhir_server()
 
 
-def start_service(tmp: Path, **env: str) -> Process:
-    port = free_port()
+def start_service(tmp: Path, port: int | None = None, **env: str) -> Process:
+    port = port or free_port()
     log_path = tmp / f"service-{port}.log"
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("CDS_")},
