@@ -219,6 +219,21 @@ def prefetch_from(fhir_base: str | None, body: dict[str, Any], service_id: str =
     return prefetch
 
 
+def fetching(body: dict[str, Any], server: str, token: str) -> dict[str, Any]:
+    """The request without prefetch, pointing the service at `server` with a bearer token to fetch it all."""
+    out = copy.deepcopy(body)
+    out.pop("prefetch", None)
+    out["fhirServer"] = server
+    out["fhirAuthorization"] = {
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": 30,
+        "scope": "user/*.read",
+        "subject": "cpt64640-cds",
+    }
+    return out
+
+
 def with_prefetch(body: dict[str, Any], prefetch: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(body)
     out["prefetch"] = prefetch

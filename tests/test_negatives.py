@@ -16,6 +16,7 @@ from service.knowledge import load as load_knowledge
 from service.lines import ModifierPolicy
 from service.prefetch import KeyResult, PrefetchResult
 from service.record import build
+from service.replay import DEFAULT_AROUND, around_request
 from service.rules import RuleInputs, run_all
 
 from .conftest import FIXTURES, SIGN, load, post_hook
@@ -32,28 +33,15 @@ def _resources(data) -> list[dict]:
 
 
 def _unrelated_request(patient: str, encounter: str | None, resources: list[dict]) -> dict:
-    order = {
-        "resourceType": "ServiceRequest",
-        "id": "sr-lipids",
-        "status": "draft",
-        "intent": "order",
-        "code": {"coding": [{"system": "http://loinc.org", "code": "57698-3"}], "text": "Lipid panel"},
-        "subject": {"reference": f"Patient/{patient}"},
-    }
-    context = {
-        "userId": "Practitioner/dr-1",
-        "patientId": patient,
-        "draftOrders": {"resourceType": "Bundle", "entry": [{"resource": order}]},
-    }
+    """The replayer's request around an unrelated draft order, with `resources` as the prefetched record."""
+    body = around_request([], DEFAULT_AROUND, f"neg-{patient}-{encounter}")
+    body["context"]["patientId"] = patient
+    body["context"]["draftOrders"]["entry"][0]["resource"]["subject"] = {"reference": f"Patient/{patient}"}
     if encounter:
-        context["encounterId"] = encounter
+        body["context"]["encounterId"] = encounter
     bundle = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in resources]}
-    return {
-        "hook": "order-sign",
-        "hookInstance": f"neg-{patient}-{encounter}",
-        "context": context,
-        "prefetch": {"conditions": bundle, "procedures": bundle},
-    }
+    body["prefetch"] = {"conditions": bundle, "procedures": bundle}
+    return body
 
 
 def test_hl7_examples_give_no_cards(service):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 
@@ -10,6 +9,7 @@ import requests
 
 from .conftest import (
     SIGN,
+    fetching,
     fixture_request,
     free_port,
     lines_of,
@@ -27,17 +27,7 @@ OUTCOME = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "
 
 
 def _fetching(body: dict, server: str) -> dict:
-    out = copy.deepcopy(body)
-    out.pop("prefetch", None)
-    out["fhirServer"] = server
-    out["fhirAuthorization"] = {
-        "access_token": TOKEN,
-        "token_type": "Bearer",
-        "expires_in": 30,
-        "scope": "user/*.read",
-        "subject": "cpt64640-cds",
-    }
-    return out
+    return fetching(body, server, TOKEN)
 
 
 def test_prefetch_given(service, fhir_server):

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from service.app import create_app
 from service.config import ConfigError
 
-from .conftest import SIGN, fixture_request, free_port, null_prefetch, post_hook, start_service
+from .conftest import SIGN, fetching, fixture_request, free_port, null_prefetch, post_hook, start_service
 
 ISSUER = "https://ehr.example.org"
 KID = "test-key-1"
@@ -131,15 +131,7 @@ def test_preflight_and_health_need_no_token(secured):
 def test_fhir_server_outside_the_allowlist_is_never_contacted(secured, signing_key, start_fhir_server):
     outsider = start_fhir_server()  # a real server the token must not reach: not on the allowlist
     url = f"{secured.base_url}/cds-services/{SIGN}"
-    body = fixture_request("order-sign-lfcn-left")
-    body["fhirServer"] = outsider.base_url
-    body["fhirAuthorization"] = {
-        "access_token": TOKEN,
-        "token_type": "Bearer",
-        "expires_in": 30,
-        "scope": "user/*.read",
-        "subject": "cds",
-    }
+    body = fetching(fixture_request("order-sign-lfcn-left"), outsider.base_url, TOKEN)
     response = post_hook(secured.base_url, SIGN, body, headers=_auth(signing_key, url))
     assert response.status_code == 412
     assert "allowlist" in json.dumps(response.json())
@@ -203,16 +195,7 @@ def test_json_nested_too_deep_is_400(service):
 
 
 def _fetching(base: str) -> dict:
-    body = fixture_request("order-sign-lfcn-left")
-    body["fhirServer"] = base
-    body["fhirAuthorization"] = {
-        "access_token": TOKEN,
-        "token_type": "Bearer",
-        "expires_in": 30,
-        "scope": "user/*.read",
-        "subject": "cds",
-    }
-    return body
+    return fetching(fixture_request("order-sign-lfcn-left"), base, TOKEN)
 
 
 @pytest.mark.parametrize(
