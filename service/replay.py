@@ -304,7 +304,8 @@ def fhir_server(store: FixtureStore) -> Iterator[str]:
         server.shutdown()
 
 
-def _prefetch(templates: dict[str, str], context: dict[str, Any], store: FixtureStore) -> dict[str, Any]:
+def answer_prefetch(templates: dict[str, str], context: dict[str, Any], store: FixtureStore) -> dict[str, Any]:
+    """What an EHR would prefetch: each template answered from the scenario's record."""
     client = create_fhir_app(store).test_client()
     prefetch: dict[str, Any] = {}
     for key, template in templates.items():
@@ -328,7 +329,7 @@ def run_scenario(scenario: Scenario, mode: str, target: Target, services: list[d
     try:
         if mode == "prefetch":
             body.pop("fhirServer", None)
-            body["prefetch"] = _prefetch(service.get("prefetch", {}), body["context"], store)
+            body["prefetch"] = answer_prefetch(service.get("prefetch", {}), body["context"], store)
             status, answer = target.call(service["id"], body)
         else:
             body.pop("prefetch", None)
