@@ -147,22 +147,30 @@ def _read_json() -> Any:
         ) from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise bad_request(f"(body): not valid JSON ({type(exc).__name__})", code="structure") from None
-    if _depth_over(body, limit):
-        raise bad_request(f"(body): JSON nested deeper than {limit} levels (CDS_MAX_JSON_DEPTH)", code="too-long")
+    problem = _structure_problem(body, limit)
+    if problem:
+        raise bad_request(f"(body): {problem}", code="too-long" if "deeper" in problem else "structure")
     return body
 
 
-def _depth_over(value: Any, limit: int) -> bool:
+def _structure_problem(value: Any, limit: int) -> str | None:
+    """Too deep, or text that is not Unicode (an unpaired surrogate escape such as \\ud800)."""
     stack = [(value, 1)]
     while stack:
         current, depth = stack.pop()
         if depth > limit:
-            return True
-        if isinstance(current, dict):
+            return f"JSON nested deeper than {limit} levels (CDS_MAX_JSON_DEPTH)"
+        if isinstance(current, str):
+            try:
+                current.encode("utf-8")
+            except UnicodeEncodeError:
+                return "text with an unpaired surrogate escape (e.g. \\ud800) is not valid Unicode"
+        elif isinstance(current, dict):
+            stack.extend((k, depth + 1) for k in current)
             stack.extend((v, depth + 1) for v in current.values())
         elif isinstance(current, list):
             stack.extend((v, depth + 1) for v in current)
-    return False
+    return None
 
 
 def _service(service_id: str) -> CdsService:
@@ -307,7 +315,11 @@ def _http_error(exc: HTTPException) -> Response:
         text = f"(body): larger than the limit of {env().settings.max_body_bytes} bytes (CDS_MAX_BODY_BYTES)"
     else:
         text = f"{exc.name}: {exc.description}" if exc.description else exc.name
-    return _error_response(status, [Issue(_HTTP_ISSUE_CODES.get(status, "processing"), text)])
+    response = _error_response(status, [Issue(_HTTP_ISSUE_CODES.get(status, "processing"), text)])
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":  # e.g. Allow on a 405
+            response.headers[name] = value
+    return response
 
 
 def _unexpected_error(exc: Exception) -> Response:

@@ -103,9 +103,13 @@ def _recode(update: OrderUpdate, ctx: CardContext) -> dict[str, Any] | None:
     if original is None:
         return None
     order = copy.deepcopy(original)
-    concept = order.setdefault("code", {})
+    concept = order["code"] if isinstance(order.get("code"), dict) else {}
+    order["code"] = concept
+    existing = concept.get("coding") if isinstance(concept.get("coding"), list) else []
     codings = [
-        c for c in concept.get("coding", []) if not (c.get("system") in CPT_SYSTEMS and c.get("code") in update.remove)
+        c
+        for c in existing
+        if isinstance(c, dict) and not (c.get("system") in CPT_SYSTEMS and c.get("code") in update.remove)
     ]
     entry = ctx.kb.codes[update.code]
     codings.append({"system": ctx.kb.cpt_system, "code": update.code, "display": entry.display})

@@ -9,6 +9,7 @@ available") or uncertain ("?phenol", "possible contrast", "plan to use fluorosco
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,6 +22,9 @@ _NEGATION_WINDOW = 3  # words before (and after) a mention that can negate it or
 _ULTRASOUND = re.compile(r"(?<![A-Za-z])US(?![A-Za-z])")
 _QUESTION = "qmark"  # "?" survives normalisation as this word, so "?phenol" reads as uncertain
 _CONTEXT_WINDOW = 5  # words either side checked against an agent's exclusions
+_WINDOW_CHARS = 120  # characters either side of a mention in which those words are looked for
+_NUMBER_REACH = 40  # characters between an agent and its concentration or volume
+MAX_TEXT_CHARS = 20_000  # of one field; beyond that a note is not read (and reading stays fast)
 _NUMBER = r"(\d+(?:\.\d+)?)"
 _PERCENT = re.compile(_NUMBER + r"\s?%")
 _SPINAL = re.compile(
@@ -93,14 +97,15 @@ def sentences(text: str) -> list[str]:
 
 
 def _words_before(normal: str, match: Match, count: int) -> list[str]:
-    words = normal[: match.start].split()
+    # A window of characters, not the whole prefix: a long note must stay linear in its length.
+    words = normal[max(0, match.start - _WINDOW_CHARS) : match.start].split()
     if "|" in words:
         words = words[len(words) - words[::-1].index("|") :]
     return words[-count:]
 
 
 def _words_after(normal: str, match: Match, count: int) -> list[str]:
-    words = normal[match.end :].split()
+    words = normal[match.end : match.end + _WINDOW_CHARS].split()
     if "|" in words:
         words = words[: words.index("|")]
     return words[:count]
@@ -160,25 +165,43 @@ def _spinal(normal: str, found: TextFindings) -> None:
                 break
 
 
-def _numbers_near(normal: str, match: Match, pattern: re.Pattern[str], others: list[Match]) -> float | None:
-    """The closest number+unit to the agent mention, not closer to another agent mention."""
-    best: tuple[int, float] | None = None
-    for m in pattern.finditer(normal):
-        distance = m.start() - match.end if m.start() >= match.end else match.start - m.end()
-        if distance < 0 or distance > 40:
-            continue
-        if any(abs(m.start() - o.start) < distance for o in others if o is not match):
-            continue
-        if best is None or distance < best[0]:
-            best = (distance, float(m.group(1)))
-    return best[1] if best else None
+@dataclass(frozen=True)
+class _Numbers:
+    """Number+unit mentions of one sentence, by position, for a bounded search around each agent."""
+
+    starts: list[int]
+    found: list[tuple[int, int, float]]  # start, end, value
+
+    @classmethod
+    def of(cls, normal: str, pattern: re.Pattern[str]) -> _Numbers:
+        found = [(m.start(), m.end(), float(m.group(1))) for m in pattern.finditer(normal)]
+        return cls([f[0] for f in found], found)
+
+    def near(self, match: Match, agent_starts: list[int]) -> float | None:
+        """The closest one to the agent mention (within 40 characters), unless another agent is closer."""
+        best: tuple[int, float] | None = None
+        low = bisect.bisect_left(self.starts, match.start - _NUMBER_REACH - 20)
+        high = bisect.bisect_right(self.starts, match.end + _NUMBER_REACH)
+        for start, end, value in self.found[low:high]:
+            distance = start - match.end if start >= match.end else match.start - end
+            if distance < 0 or distance > _NUMBER_REACH:
+                continue
+            first = bisect.bisect_left(agent_starts, start - distance + 1)
+            last = bisect.bisect_right(agent_starts, start + distance - 1)
+            if any(s != match.start for s in agent_starts[first:last]):
+                continue  # another agent is closer: the number is its
+            if best is None or distance < best[0]:
+                best = (distance, value)
+        return best[1] if best else None
 
 
 def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
     found = TextFindings()
     volume = re.compile(_NUMBER + r"\s?(?:" + "|".join(re.escape(u) for u in kb.volume_units) + r")(?![a-z])")
-    for normal in sentences(text):
+    for normal in sentences(text[:MAX_TEXT_CHARS]):
         agents = _kept(normal, kb.agent_index.find(normal), kb)
+        percents, volumes = _Numbers.of(normal, _PERCENT), _Numbers.of(normal, volume)
+        agent_starts = sorted(m.start for m in agents)
         for match in agents:
             agent = kb.agents[match.key]
             context = set(_words_before(normal, match, _CONTEXT_WINDOW)) | set(
@@ -190,8 +213,8 @@ def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
                 AgentMention(
                     agent.id,
                     agent.klass,
-                    _numbers_near(normal, match, _PERCENT, agents),
-                    _numbers_near(normal, match, volume, agents),
+                    percents.near(match, agent_starts),
+                    volumes.near(match, agent_starts),
                     field_name,
                 )
             )

@@ -102,7 +102,10 @@ class FhirClient:
         self._session.close()
 
     def same_server(self, url: str) -> bool:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return False
         return (
             parts.scheme == self._origin.scheme
             and parts.netloc == self._origin.netloc
@@ -175,8 +178,12 @@ class FhirAllowlist:
         return cls(tuple(settings.fhir_allowlist), loopback=settings.development and not settings.fhir_allowlist)
 
     def allows(self, url: str, bound_to: tuple[str, ...] | None = None) -> bool:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+        try:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+                return False
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:
             return False
         if bound_to is not None and not any(_under(parts, p) for p in bound_to):
             return False  # the authenticated client may only send us to its own servers
@@ -193,7 +200,10 @@ def _port(parts: Any) -> int | None:
 
 
 def _under(parts: Any, prefix: str) -> bool:
-    allowed = urlsplit(prefix)
+    try:
+        allowed = urlsplit(prefix)
+    except ValueError:
+        return False
     return (
         parts.scheme == allowed.scheme
         and (parts.hostname or "").lower() == (allowed.hostname or "").lower()
@@ -219,8 +229,14 @@ def _is_outcome(value: Mapping[str, Any]) -> bool:
     return value.get("resourceType") == "OperationOutcome"
 
 
+def _entries(bundle: Mapping[str, Any]) -> list[Any]:
+    entries = bundle.get("entry")
+    return entries if isinstance(entries, list) else []
+
+
 def _next_link(bundle: Mapping[str, Any]) -> str | None:
-    for link in bundle.get("link") or ():
+    links = bundle.get("link")
+    for link in links if isinstance(links, list) else ():
         if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
             return link["url"]
     return None
@@ -247,7 +263,7 @@ def _follow_pages(client: FhirClient, result: KeyResult, max_pages: int, max_res
     bundle = result.value
     if not bundle or bundle.get("resourceType") != "Bundle":
         return
-    entries = list(bundle.get("entry") or [])
+    entries = list(_entries(bundle))
     url = _next_link(bundle)
     if len(entries) > max_resources:
         result.truncated, result.problem = True, f"stopped at {max_resources} resources"
@@ -265,7 +281,7 @@ def _follow_pages(client: FhirClient, result: KeyResult, max_pages: int, max_res
         result.pages += 1
         if not page or page.get("resourceType") != "Bundle":
             raise FetchError("next page is not a Bundle")
-        entries.extend(page.get("entry") or [])
+        entries.extend(_entries(page))
         url = _next_link(page)
         if len(entries) > max_resources:
             result.truncated, result.problem = True, f"stopped at {max_resources} resources"
@@ -301,7 +317,7 @@ def complete(
             f"prefetch.{key}",
         )
         for key, value in given.items()
-        if isinstance(value, dict) and (count := len(value.get("entry") or ())) > settings.max_prefetch_resources
+        if isinstance(value, dict) and (count := len(_entries(value))) > settings.max_prefetch_resources
     ]
     if oversized:
         raise ApiError(413, oversized)

@@ -87,7 +87,8 @@ def _parse(raw: Mapping[str, Any], where: str, dropped: list[Dropped]) -> Resour
 
 def _entries(value: Mapping[str, Any], where: str) -> Iterable[tuple[str, Mapping[str, Any]]]:
     if value.get("resourceType") == "Bundle":
-        for index, entry in enumerate(value.get("entry") or []):
+        entries = value.get("entry")
+        for index, entry in enumerate(entries if isinstance(entries, list) else []):
             resource = entry.get("resource") if isinstance(entry, dict) else None
             if isinstance(resource, dict):
                 yield f"{where}.entry[{index}]", resource
@@ -110,7 +111,7 @@ def build(
         incomplete=prefetch.incomplete(),
     )
     for where, raw in _entries(context.get("draftOrders") or {}, "context.draftOrders"):
-        if raw.get("resourceType") not in USED_DRAFT_TYPES:
+        if not isinstance(raw.get("resourceType"), str) or raw["resourceType"] not in USED_DRAFT_TYPES:
             record.skipped += 1  # NutritionOrder, MedicationRequest, DeviceRequest, DSTU2 types, ...
             continue
         parsed = _parse(raw, where, record.dropped)
@@ -124,7 +125,7 @@ def build(
             continue
         for where, raw in _entries(result.value, f"prefetch.{key}"):
             resource_type = raw.get("resourceType")
-            if resource_type not in USED_TYPES:
+            if not isinstance(resource_type, str) or resource_type not in USED_TYPES:
                 record.skipped += 1  # includes search-outcome OperationOutcomes inside Bundles
                 continue
             identity = f"{resource_type}/{raw.get('id')}"

@@ -189,3 +189,17 @@ def test_one_bad_draft_order_does_not_lose_the_others(client):
     card = response.get_json()["cards"][0]
     assert lines_of([card]) == [("64640", ("LT",), 1, "lateral femoral cutaneous nerve", "left")]
     assert "ServiceRequest at context.draftOrders.entry[0]" in card["detail"]
+
+
+def test_text_that_is_not_unicode_is_400_not_a_crash(client):
+    # Found by the property tests (tests/test_fuzz_bundles.py): JSON may escape a lone surrogate, which no
+    # database or JSON encoder can store or echo.
+    body = json.dumps(null_prefetch(fixture_request("order-sign-lfcn-left"))).replace(
+        '"hookInstance": "', '"hookInstance": "\\ud800', 1
+    )
+    response = client.post(f"/cds-services/{SIGN}", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert "surrogate" in response.get_json()["issue"][0]["diagnostics"]
+    feedback = '{"card": "\\udc00", "outcome": "overridden", "outcomeTimestamp": "2026-11-27T10:00:00Z"}'
+    response = client.post(f"/cds-services/{SIGN}/feedback", data=feedback, content_type="application/json")
+    assert response.status_code == 400

@@ -30,7 +30,11 @@ def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
         if days is None:
             continue
         start = episode.date or facts.today
-        windows.append((choice.code, days, start, start + timedelta(days=days), episode.encounter))
+        try:
+            end = start + timedelta(days=days)
+        except OverflowError:  # a date of service at the end of the calendar
+            end = date.max
+        windows.append((choice.code, days, start, end, episode.encounter))
     findings = []
     for service in facts.em_services:
         if SEPARATE in service.modifiers:
