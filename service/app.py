@@ -119,11 +119,13 @@ def _authenticate() -> Response | None:
 
 
 def _route_label() -> str:
-    """The route without client-chosen parts that are not ours (unknown service ids)."""
-    parts = request.path.split("/")
-    if len(parts) > 2 and parts[1] == "cds-services" and parts[2] not in env().services:
-        parts[2] = "unknown"
-    return "/".join(parts)
+    """The route for logs: ours as they are, anything else (client-chosen text) as "other"."""
+    parts = request.path.rstrip("/").split("/")
+    if parts[1:2] == ["cds-services"] and (
+        len(parts) == 2 or (parts[2] in env().services and (len(parts) == 3 or parts[3:] == ["feedback"]))
+    ):
+        return "/".join(parts)
+    return request.path if request.path in OPEN_PATHS else "other"
 
 
 def _json_response(payload: Any, status: int = 200, mimetype: str = "application/json") -> Response:
@@ -210,7 +212,8 @@ def call_service(service_id: str) -> Response:
     environment = env()
     started = time.monotonic()
     deadline = Deadline.after_ms(environment.settings.request_deadline_ms)
-    fields: dict[str, Any] = {"service": service_id}
+    label = service_id if service_id in environment.services else "unknown"  # never log client-chosen text
+    fields: dict[str, Any] = {"service": label}
     status = 500
     try:
         service = _service(service_id)
@@ -247,7 +250,6 @@ def call_service(service_id: str) -> Response:
         raise
     finally:
         elapsed = time.monotonic() - started
-        label = service_id if service_id in environment.services else "unknown"
         metrics.REQUESTS.labels(label, str(status)).inc()
         metrics.LATENCY.labels(label).observe(elapsed)
         fields.update(status=status, durationMs=round(elapsed * 1000))
@@ -325,6 +327,6 @@ def _http_error(exc: HTTPException) -> Response:
 def _unexpected_error(exc: Exception) -> Response:
     environment = env()
     environment.logger.error(
-        "unhandled", exc_info=(type(exc), exc, exc.__traceback__), extra={"fields": {"path": request.path}}
+        "unhandled", exc_info=(type(exc), exc, exc.__traceback__), extra={"fields": {"path": _route_label()}}
     )
     return _error_response(500, [Issue("exception", "internal error; the service log has the details")])
