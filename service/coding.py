@@ -69,9 +69,13 @@ def _destruction(episode: NerveEpisode, kb: Knowledge) -> Choice | None:
     modality = episode.treatment if episode.treatment in ("chemical", "thermal") else "chemical"
     nerve = episode.nerve
     if nerve is None:
-        if episode.nerve_text and episode.side is not None:
+        if episode.nerve_text:
             return Choice("line", OTHER_NERVE, 1, reason="a peripheral nerve no more specific code names")
-        return None
+        if any(c != OTHER_NERVE and kb.family(c) == "neurolytic-destruction" for c in episode.cpt_codes):
+            return None  # coded with a more specific destruction code and no nerve named: nothing to say
+        # A 64640 order that names no nerve is still 64640: no line can be billed, and the necessity and
+        # documentation rules say what the record lacks.
+        return Choice("line", OTHER_NERVE, 1, reason="neurolytic destruction of a nerve the record does not name")
     option = next((o for o in nerve.destruction if _fits(o, episode, modality)), None)
     if option is None:
         thermal_options = [o for o in nerve.destruction if modality in o.modalities and o.spinal_regions]

@@ -35,13 +35,10 @@ def plan(
     for episode, choice in chosen:
         if choice.code is None or episode.nerve_key is None:
             continue
-        if (
-            episode.nerve is not None
-            and episode.nerve.sided
-            and episode.side is None
-            and kb.codes[choice.code].laterality
-        ):
-            continue  # a line without RT/LT would be wrong; documentation-incomplete names the gap
+        if (episode.nerve is None or episode.nerve.sided) and episode.side is None and kb.codes[choice.code].laterality:
+            # A line without RT/LT would be wrong (a nerve the knowledge base does not know is taken as
+            # sided); documentation-incomplete names the gap.
+            continue
         when = episode.date or today
         key = (choice.code, episode.nerve_key, episode.side, episode.encounter or when)
         groups.setdefault(key, []).append((episode, choice))

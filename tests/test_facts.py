@@ -101,6 +101,14 @@ CASES = [
         [{"nerve": "suprascapular", "side": "right"}, {"nerve": "suprascapular", "side": "left"}],
     ),
     (
+        _order(None, "Phenol neurolysis greater occipital nerves bilaterally, US guided"),
+        [{"nerve": "greater-occipital", "side": "right"}, {"nerve": "greater-occipital", "side": "left"}],
+    ),
+    (
+        _order(None, "Phenol neurolysis L GON and R LON"),
+        [{"nerve": "greater-occipital", "side": "left"}, {"nerve": "lesser-occipital", "side": "right"}],
+    ),
+    (
         _order("B/L GON"),
         [{"nerve": "greater-occipital", "side": "right"}, {"nerve": "greater-occipital", "side": "left"}],
     ),
