@@ -41,9 +41,9 @@ def _joint_count(episode: NerveEpisode) -> int:
     return max(1, len(episode.levels) - 1)
 
 
-def _body_count(episode: NerveEpisode, base_units: int) -> int:
-    bodies = set(episode.levels) | {level for joint in episode.joints for level in joint}
-    return len(bodies) or base_units
+def _levels(episode: NerveEpisode) -> set[str]:
+    """Spinal levels written, a range included: "T8-T10" is T8, T9 and T10."""
+    return set(episode.levels) | {level for joint in episode.joints for level in joint}
 
 
 def _units(option: DestructionOption, episode: NerveEpisode) -> tuple[int, int]:
@@ -51,9 +51,10 @@ def _units(option: DestructionOption, episode: NerveEpisode) -> tuple[int, int]:
     if option.unit == "joint":
         return 1, _joint_count(episode) - 1 if option.add_on else 0
     if option.unit == "vertebral-body":
-        return 1, max(0, _body_count(episode, option.base_units) - option.base_units) if option.add_on else 0
-    if option.unit == "nerve" and episode.levels:
-        return len(episode.levels), 0  # intercostal T7, T8, T9: one unit per nerve
+        bodies = len(_levels(episode)) or option.base_units
+        return 1, max(0, bodies - option.base_units) if option.add_on else 0
+    if option.unit == "nerve" and (levels := _levels(episode)):
+        return len(levels), 0  # intercostal T7, T8, T9 (or T7-T9): one unit per nerve
     return 1, 0
 
 

@@ -1,0 +1,110 @@
+"""Code selection end to end: one draft order written the way clinicians write it → the lines and topics.
+
+Each case is a 64640-coded draft order whose only description is its code text, with a supporting
+diagnosis on the order, sent through the HTTP app with every prefetch key null.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from .conftest import SIGN, call, fixture_request, lines_of, null_prefetch, topics
+
+ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
+
+
+def _order(text: str, reason: str) -> dict:
+    body = copy.deepcopy(fixture_request("order-sign-lfcn-left"))
+    order = body["context"]["draftOrders"]["entry"][0]["resource"]
+    order["code"]["text"] = text
+    order.pop("bodySite")
+    order.pop("reasonReference")
+    order["reasonCode"] = [{"coding": [{"system": ICD10, "code": reason}]}]
+    return null_prefetch(body)
+
+
+# (code text, ICD-10-CM reason, expected (code, modifiers, units, nerve, side) lines, expected topics)
+CASES = [
+    (
+        "Phenol neurolysis greater occipital nerves bilaterally under ultrasound guidance",
+        "M54.81",
+        [
+            ("64640", ("RT",), 1, "greater occipital nerve", "right"),
+            ("64640", ("LT",), 1, "greater occipital nerve", "left"),
+        ],
+        ["line-suggestion"],
+    ),
+    (
+        "Phenol neurolysis L GON and R LON, US guided",
+        "M54.81",
+        [
+            ("64640", ("LT",), 1, "greater occipital nerve", "left"),
+            ("64640", ("RT",), 1, "lesser occipital nerve", "right"),
+        ],
+        ["line-suggestion"],
+    ),
+    (
+        "Neurolysis with absolute alcohol, right sural nerve, C-arm guidance",
+        "G57.71",
+        [("64640", ("RT",), 1, "sural nerve", "right")],
+        ["line-suggestion"],
+    ),
+    (
+        "Left genitofemoral nerve, lidocaine test dose then phenol 6% 1.5 mL, CT-guided",
+        "G89.29",
+        [("64640", ("LT",), 1, "genitofemoral nerve", "left")],
+        ["line-suggestion"],
+    ),
+    (
+        "L obturator nerve: bupivacaine 0.25% 5 mL + dexamethasone 4 mg, US",
+        "G80.1",
+        [("64450", ("LT",), 1, "obturator nerve", "left")],
+        ["not-neurolytic"],
+    ),
+    (
+        "Phenol neurolysis intercostal nerves T8-T10 right, fluoroscopy",
+        "G89.29",
+        [("64620", ("RT",), 3, "intercostal nerve", "right")],
+        ["more-specific-code"],
+    ),
+    (
+        "RF ablation L3-L5 medial branches left, fluoroscopy",
+        "M47.816",
+        [
+            ("64635", ("LT",), 1, "facet joint nerves (medial branches)", "left"),
+            ("64636", ("LT",), 1, "facet joint nerves (medial branches)", "left"),
+        ],
+        ["more-specific-code"],
+    ),
+    (
+        "Cryoablation left superficial radial nerve under US",
+        "G56.32",
+        [("0440T", ("LT",), 1, "radial nerve", "left")],
+        ["not-neurolytic"],
+    ),
+    (
+        "Rt hyperhidrosis axillary botox",
+        "L74.510",
+        [("64650", (), 1, "sweat glands of both axillae", None)],
+        ["not-neurolytic"],
+    ),
+    (
+        "Phenol neurolysis of the right tibial nerve; no ultrasound available, landmark technique",
+        "G80.0",
+        [("64640", ("RT",), 1, "tibial nerve", "right")],
+        ["line-suggestion", "image-guidance-missing"],
+    ),
+    # A 64640 order that names no nerve: no line, and the documentation card says so.
+    ("Phenol neurolysis of occipital nerves, bilat, US guided", "M54.81", [], ["documentation-incomplete"]),
+]
+
+
+@pytest.mark.parametrize(("text", "reason", "lines", "expected_topics"), CASES, ids=[c[0][:40] for c in CASES])
+def test_order_text_to_lines(client, text, reason, lines, expected_topics):
+    response = call(client, SIGN, _order(text, reason))
+    assert response.status_code == 200
+    cards = response.get_json()["cards"]
+    assert sorted(topics(cards)) == sorted(expected_topics)
+    assert lines_of(cards) == lines
