@@ -8,7 +8,6 @@ Nothing here emits null or an empty string, array or object.
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -97,12 +96,24 @@ def _suggestion(option: Option, ctx: CardContext) -> dict[str, Any] | None:
     return suggestion
 
 
+def _pruned(value: Any) -> Any:
+    """A copy of a client's resource without null, "", [] or {} (FHIR JSON forbids them; some EHRs send them).
+
+    An update action carries the whole resource back; echoing an empty element would make the card invalid.
+    """
+    if isinstance(value, dict):
+        return {k: v for k, v in ((k, _pruned(v)) for k, v in value.items()) if v not in (None, "", [], {})}
+    if isinstance(value, list):
+        return [v for v in (_pruned(item) for item in value) if v not in (None, "", [], {})]
+    return value
+
+
 def _recode(update: OrderUpdate, ctx: CardContext) -> dict[str, Any] | None:
     """The draft order in its entirety with the CPT code put right (CDS Hooks: update carries the whole resource)."""
     original = ctx.resources.get(update.reference)
     if original is None:
         return None
-    order = copy.deepcopy(original)
+    order = _pruned(original)
     concept = order["code"] if isinstance(order.get("code"), dict) else {}
     order["code"] = concept
     existing = concept.get("coding") if isinstance(concept.get("coding"), list) else []
@@ -134,7 +145,7 @@ def _add_modifier(update: ModifierUpdate, ctx: CardContext) -> dict[str, Any] | 
     original = ctx.resources.get(update.reference)
     if original is None:
         return None
-    item = copy.deepcopy(original)
+    item = _pruned(original)
     item.setdefault("extension", []).append(_modifier_extension(update.modifier, ctx.kb))
     return {
         "type": "update",

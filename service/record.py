@@ -8,6 +8,7 @@ rules do not read are skipped without parsing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,6 +86,16 @@ def _parse(raw: Mapping[str, Any], where: str, dropped: list[Dropped]) -> Resour
     return None
 
 
+def _local_id(where: str) -> str:
+    """An id for a resource the client sent without one, from where it stood ("no-id-draftOrders-0").
+
+    Evidence and ChargeItem.service need a reference; a "Type/None" would point nowhere. The id says what it
+    is, and such a resource is never put in `raw`, so no card proposes to update it.
+    """
+    parts = re.findall(r"[A-Za-z]+|\d+", where.removeprefix("context.").removeprefix("prefetch."))
+    return "-".join(["no-id", *[p for p in parts if p != "entry"]])[:64]
+
+
 def _entries(value: Mapping[str, Any], where: str) -> Iterable[tuple[str, Mapping[str, Any]]]:
     if value.get("resourceType") == "Bundle":
         entries = value.get("entry")
@@ -115,9 +126,13 @@ def build(
             record.skipped += 1  # NutritionOrder, MedicationRequest, DeviceRequest, DSTU2 types, ...
             continue
         parsed = _parse(raw, where, record.dropped)
-        if parsed is not None:
-            record.draft_orders.append(parsed)
-            record.raw[f"{raw['resourceType']}/{raw.get('id')}"] = dict(raw)
+        if parsed is None:
+            continue
+        record.draft_orders.append(parsed)
+        if parsed.id:
+            record.raw[f"{raw['resourceType']}/{parsed.id}"] = dict(raw)
+        else:
+            parsed.id = _local_id(where)
 
     seen: set[str] = set()
     for key, result in prefetch.keys.items():
@@ -132,9 +147,13 @@ def build(
             if raw.get("id") and identity in seen:
                 continue  # the same resource reached through two keys
             parsed = _parse(raw, where, record.dropped)
-            if parsed is not None:
-                seen.add(identity)
-                record.resources.setdefault(str(resource_type), []).append(parsed)
-                if resource_type in UPDATABLE_TYPES:
-                    record.raw[identity] = dict(raw)
+            if parsed is None:
+                continue
+            record.resources.setdefault(str(resource_type), []).append(parsed)
+            if not parsed.id:
+                parsed.id = _local_id(where)
+                continue
+            seen.add(identity)
+            if resource_type in UPDATABLE_TYPES:
+                record.raw[identity] = dict(raw)
     return record

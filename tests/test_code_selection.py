@@ -108,3 +108,24 @@ def test_order_text_to_lines(client, text, reason, lines, expected_topics):
     cards = response.get_json()["cards"]
     assert sorted(topics(cards)) == sorted(expected_topics)
     assert lines_of(cards) == lines
+
+
+def test_an_order_without_id_is_billed_and_referenced_by_a_local_id(client):
+    body = _order("Phenol 6% neurolysis L LFCN, 3 mL, US guided", "G57.12")
+    del body["context"]["draftOrders"]["entry"][0]["resource"]["id"]
+    cards = call(client, SIGN, body).get_json()["cards"]
+    assert lines_of(cards) == [("64640", ("LT",), 1, "lateral femoral cutaneous nerve", "left")]
+    [action] = cards[0]["suggestions"][0]["actions"]  # a line, and no update of an order the EHR cannot match
+    assert action["resource"]["service"] == [{"reference": "ServiceRequest/no-id-draftOrders-0"}]
+
+
+def test_empty_elements_on_the_order_do_not_cost_the_card(client):
+    """Some EHRs send [] and {} (invalid FHIR JSON); the update echoes the order without them."""
+    body = _order("Phenol neurolysis, right genicular nerves, US", "M17.11")
+    order = body["context"]["draftOrders"]["entry"][0]["resource"]
+    order.update(note=[], orderDetail=[{}], bodySite=[{"text": "right knee"}, {}])
+    cards = call(client, SIGN, body).get_json()["cards"]
+    assert topics(cards) == ["more-specific-code"]
+    update = next(a for a in cards[0]["suggestions"][0]["actions"] if a["type"] == "update")
+    assert "note" not in update["resource"] and "orderDetail" not in update["resource"]
+    assert update["resource"]["bodySite"] == [{"text": "right knee"}]

@@ -88,3 +88,13 @@ def test_hook_library_example_with_an_invalid_draft_order_keeps_the_valid_one():
     record = build(context, None, PrefetchResult())
     assert [r.id for r in record.draft_orders] == ["ok"]
     assert record.skipped == 2  # NutritionOrder and MedicationRequest are not read by the rules
+
+
+def test_resources_without_an_id_get_a_local_one_and_are_never_updated():
+    order = {"resourceType": "ServiceRequest", "status": "draft", "intent": "order", "subject": {"reference": "x"}}
+    condition = {"resourceType": "Condition", "subject": {"reference": "Patient/neuro-1"}}
+    context = {**CONTEXT, "draftOrders": {"resourceType": "Bundle", "entry": [{"resource": order}]}}
+    record = build(context, None, _prefetch(conditions={"resourceType": "Bundle", "entry": [{"resource": condition}]}))
+    assert [o.id for o in record.draft_orders] == ["no-id-draftOrders-0"]
+    assert [c.id for c in record.of_type("Condition")] == ["no-id-conditions-0"]
+    assert record.raw == {}  # nothing to send back in an update action

@@ -34,6 +34,14 @@ def recode(episodes: Iterable[NerveEpisode], code: str, kb: Knowledge) -> tuple[
     return tuple(updates.values())
 
 
+def bill_label(lines: Iterable[Line], code: str, suffix: str = "") -> str:
+    """A suggestion's label: the lines it adds or, when no line can be billed yet (no side), the recoding."""
+    labels = [line.label for line in lines]
+    if labels:
+        return f"Bill {', '.join(labels)}{suffix}"[:200]
+    return f"Code the order as {code}"
+
+
 def fit(text: str) -> str:
     return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1].rstrip(", ;") + "…"
 

@@ -10,7 +10,7 @@ from ..coding import OTHER_NERVE, Choice, choose
 from ..facts import Facts, NerveEpisode
 from ..findings import Finding, Option
 from ..lines import plan
-from .common import caution, fit, merge_evidence, recode, unit_limit_note, upper_first
+from .common import bill_label, caution, fit, merge_evidence, recode, unit_limit_note, upper_first
 
 if TYPE_CHECKING:
     from . import RuleInputs
@@ -46,7 +46,7 @@ def _finding(members: list[tuple[NerveEpisode, Choice]], facts: Facts, inputs: R
         limit_notes.append(unit_limit_note(lines, kb))
         options.append(
             Option(
-                f"Bill {', '.join(line.label for line in lines)}"[:200],
+                bill_label(lines, code),
                 lines=tuple(lines),
                 updates=recode(episodes, code, kb),
                 recommended=choice.category == "specific",

@@ -13,7 +13,7 @@ from ..coding import OTHER_NERVE, Choice, choose
 from ..facts import Facts, NerveEpisode
 from ..findings import Finding, Line, Option
 from ..lines import plan
-from .common import caution, describe_treatment, fit, merge_evidence, recode, upper_first
+from .common import bill_label, caution, describe_treatment, fit, merge_evidence, recode, upper_first
 
 if TYPE_CHECKING:
     from . import RuleInputs
@@ -48,7 +48,7 @@ def _finding(members: list[tuple[NerveEpisode, Choice]], facts: Facts, inputs: R
             lines = plan(members, kb, facts.today, inputs.policy)
         options = (
             Option(
-                f"Bill {', '.join(line.label for line in lines)} instead"[:200],
+                bill_label(lines, choice.code, " instead"),
                 lines=tuple(lines),
                 updates=recode(episodes, choice.code, kb),
             ),
