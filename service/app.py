@@ -68,6 +68,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         authenticator=_authenticator(settings, store, logger),
         allowlist=FhirAllowlist.from_settings(settings),
     )
+    app.url_map.strict_slashes = False  # "/cds-services/" is discovery too: clients join base URLs carelessly
     app.register_blueprint(bp)
     app.after_request(_cors)
     app.register_error_handler(ApiError, _api_error)

@@ -37,7 +37,7 @@ class Settings:
     bilateral_modifier_50: bool = False
     # Who may call us. "required" is the production default; "off" is local development only (make run).
     auth: str = "required"
-    trusted_issuers: str = ""  # path to the trusted-issuers JSON file (docs/integration.md)
+    trusted_issuers: str = ""  # path to the trusted-issuers JSON file (docs/security.md)
     sandbox_issuer: bool = False  # trust the public CDS Hooks sandbox key: its private key is public, never prod
     public_base_url: str = ""  # the base URL clients call (for the JWT audience) when behind a proxy
     replay_store: str = "memory"  # where seen JWT ids are kept: memory (per worker) or database (shared)

@@ -9,7 +9,7 @@ import pytest
 from service import contract
 from service.registry import CdsService, Prefetch
 
-from .conftest import SELECT, SIGN
+from .conftest import SELECT, SIGN, fixture_request, null_prefetch
 
 TOKEN = re.compile(r"\{\{([^}]*)\}\}")
 ALLOWED = re.compile(r"^(context\.(patientId|encounterId|userId)|userPractitionerId|userPractitionerRoleId)$")
@@ -27,6 +27,12 @@ def test_discovery_lists_both_services(client):
         assert (
             service["extension"]["cpt64640-cds.ruleSetVersion"] == client.get("/healthz").get_json()["ruleSetVersion"]
         )
+
+
+def test_a_trailing_slash_reaches_the_same_routes(client):
+    assert client.get("/cds-services/").get_json() == client.get("/cds-services").get_json()
+    response = client.post(f"/cds-services/{SIGN}/", json=null_prefetch(fixture_request("order-sign-lfcn-left")))
+    assert response.status_code == 200 and response.get_json()["cards"]
 
 
 def test_prefetch_asks_for_what_the_rules_read_with_2_0_tokens_only(client):
