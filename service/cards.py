@@ -13,6 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fhir.resources.R4B import get_fhir_model_class
+from pydantic import ValidationError
+
 from .facts import CPT_SYSTEMS, Facts, Indication
 from .findings import Finding, Line, ModifierUpdate, Option, OrderUpdate
 from .knowledge import Knowledge
@@ -96,6 +99,14 @@ def _suggestion(option: Option, ctx: CardContext) -> dict[str, Any] | None:
     return suggestion
 
 
+def _valid_fhir(resource: dict[str, Any]) -> bool:
+    try:
+        get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    except (ValidationError, KeyError, ValueError, TypeError):
+        return False
+    return True
+
+
 def _pruned(value: Any) -> Any:
     """A copy of a client's resource without null, "", [] or {} (FHIR JSON forbids them; some EHRs send them).
 
@@ -125,6 +136,8 @@ def _recode(update: OrderUpdate, ctx: CardContext) -> dict[str, Any] | None:
     entry = ctx.kb.codes[update.code]
     codings.append({"system": ctx.kb.cpt_system, "code": update.code, "display": entry.display})
     concept["coding"] = codings
+    if not _valid_fhir(order):
+        return None  # the order as sent is not valid R4 once its empty elements go: the lines still stand
     removed = f", replacing {', '.join(update.remove)}" if update.remove else ""
     return {
         "type": "update",
@@ -147,6 +160,8 @@ def _add_modifier(update: ModifierUpdate, ctx: CardContext) -> dict[str, Any] | 
         return None
     item = _pruned(original)
     item.setdefault("extension", []).append(_modifier_extension(update.modifier, ctx.kb))
+    if not _valid_fhir(item):
+        return None
     return {
         "type": "update",
         "description": f"Add modifier {update.modifier} to {update.reference}",

@@ -129,3 +129,12 @@ def test_empty_elements_on_the_order_do_not_cost_the_card(client):
     update = next(a for a in cards[0]["suggestions"][0]["actions"] if a["type"] == "update")
     assert "note" not in update["resource"] and "orderDetail" not in update["resource"]
     assert update["resource"]["bodySite"] == [{"text": "right knee"}]
+
+
+def test_an_order_that_is_not_valid_fhir_without_its_empty_elements_is_not_echoed(client):
+    body = _order("Phenol neurolysis, right genicular nerves, US", "M17.11")
+    body["context"]["draftOrders"]["entry"][0]["resource"]["subject"] = {}  # required, and empty
+    cards = call(client, SIGN, body).get_json()["cards"]
+    assert topics(cards) == ["more-specific-code"]
+    [action] = cards[0]["suggestions"][0]["actions"]  # the line; no update carrying an invalid order
+    assert action["type"] == "create"
