@@ -408,7 +408,8 @@ def _continue_key(client: FhirClient, given: KeyResult, max_pages: int, max_reso
 
 
 def _run_parallel(jobs: dict[str, Callable[[], KeyResult]], result: PrefetchResult, deadline: Deadline) -> None:
-    pool = ThreadPoolExecutor(max_workers=min(8, len(jobs)), thread_name_prefix="prefetch")
+    # One thread per key (at most the service's declared keys): a slow server costs one round trip, not two.
+    pool = ThreadPoolExecutor(max_workers=max(1, len(jobs)), thread_name_prefix="prefetch")
     try:
         futures = {pool.submit(job): key for key, job in jobs.items()}
         _, not_done = wait(futures, timeout=max(deadline.remaining(), 0))
