@@ -12,12 +12,22 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .knowledge import Knowledge
 from .textmatch import Match, normalize
 
-_SENTENCE = re.compile(r"[;\n]|(?<![0-9])\.(?![0-9])|\.(?=\s)")
+# Sentence ends: ";", a newline, a full stop — but not the dot of an abbreviation clinicians write before the
+# words it belongs to ("6% aq. phenol", "inj. phenol", "tibial n. 3 mL").
+_ABBREVIATIONS = ("aq", "inj", "vol", "approx", "appx", "conc", "sol", "soln", "n", "nn", "br", "lt", "rt", "vs")
+_NOT_ABBREVIATION = "".join(rf"(?<!\b{a})" for a in _ABBREVIATIONS)
+_SENTENCE = re.compile(rf"[;\n]|{_NOT_ABBREVIATION}(?:(?<![0-9])\.(?![0-9])|\.(?=\s))", re.IGNORECASE)
+# A volume in a sentence naming no agent counts for the agent only when the sentence says it was injected,
+# and not when it is about something else measured in mL (contrast, blood loss, a test dose).
+_INJECTED = re.compile(r"\b(?:inject\w*|instill\w*|deposit\w*|administer\w*|total|volume|vol)\b")
+_NOT_THE_AGENT = re.compile(r"\b(?:contrast|omnipaque|isovue|blood|ebl|test|lidocaine|bupivacaine|ropivacaine)\b")
+# "1,5 mL": a decimal comma before a volume unit (before clauses are split at commas).
+_DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d{1,2}\s?(?:ml|mls|cc)\b)", re.IGNORECASE)
 _NEGATION_WINDOW = 3  # words before (and after) a mention that can negate it or make it uncertain
 _ULTRASOUND = re.compile(r"(?<![A-Za-z])US(?![A-Za-z])")
 _QUESTION = "qmark"  # "?" survives normalisation as this word, so "?phenol" reads as uncertain
@@ -26,7 +36,7 @@ _WINDOW_CHARS = 120  # characters either side of a mention in which those words 
 _NUMBER_REACH = 40  # characters between an agent and its concentration or volume
 MAX_TEXT_CHARS = 20_000  # of one field; beyond that a note is not read (and reading stays fast)
 _NUMBER = r"(\d+(?:\.\d+)?)"
-_PERCENT = re.compile(_NUMBER + r"\s?%")
+_PERCENT = re.compile(_NUMBER + r"\s?(?:%|percent(?![a-z])|pct(?![a-z]))")
 _SPINAL = re.compile(
     r"(?<![a-z0-9])([ctls])(\d{1,2})"
     r"(?:\s?(?:/|\s|to|through|thru)\s?(?:([ctls])(\d{1,2})|(\d{1,2})(?!\s?(?:ml|mls|cc|mg|%|mcg|units))))?"
@@ -89,6 +99,7 @@ def sentences(text: str) -> list[str]:
     out = []
     # Upper-case "US" is ultrasound, never the pronoun; say so before lower-casing loses the difference.
     text = _ULTRASOUND.sub("ultrasound", text).replace("?", f" {_QUESTION} ")
+    text = _DECIMAL_COMMA.sub(".", text)
     for part in _SENTENCE.split(text):
         clauses = [normal for clause in re.split(r"[,:()\[\]]", part) if (normal := normalize(clause))]
         if clauses:
@@ -195,12 +206,26 @@ class _Numbers:
         return best[1] if best else None
 
 
+def _attach_loose_volume(found: TextFindings, loose_volumes: list[float]) -> None:
+    """ "Phenol 6%. 3 mL injected.": a volume on its own goes to the one neurolytic agent written without one."""
+    unmeasured = {a.agent for a in found.agents if a.klass == "neurolytic" and a.volume_ml is None}
+    if len(unmeasured) != 1 or not loose_volumes:
+        return
+    found.agents = [
+        replace(a, volume_ml=loose_volumes[0]) if a.agent in unmeasured and a.volume_ml is None else a
+        for a in found.agents
+    ]
+
+
 def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
     found = TextFindings()
     volume = re.compile(_NUMBER + r"\s?(?:" + "|".join(re.escape(u) for u in kb.volume_units) + r")(?![a-z])")
+    loose_volumes: list[float] = []  # volumes written in a sentence that names no agent ("3 mL injected")
     for normal in sentences(text[:MAX_TEXT_CHARS]):
         agents = _kept(normal, kb.agent_index.find(normal), kb)
         percents, volumes = _Numbers.of(normal, _PERCENT), _Numbers.of(normal, volume)
+        if not agents and _INJECTED.search(normal) and not _NOT_THE_AGENT.search(normal):
+            loose_volumes += [value for _, _, value in volumes.found]
         agent_starts = sorted(m.start for m in agents)
         for match in agents:
             agent = kb.agents[match.key]
@@ -229,6 +254,7 @@ def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
             found.conservative.add("relief")
         found.indications |= {m.key for m in _kept(normal, kb.indication_index.find(normal), kb)}
         _spinal(normal, found)
+    _attach_loose_volume(found, loose_volumes)
     facts = (found.agents, found.modalities, found.neurolysis, found.guidance, found.joints, found.levels)
     if any(facts) or found.confirmation or found.conservative or found.indications:
         found.fields.add(field_name)

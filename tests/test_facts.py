@@ -148,6 +148,16 @@ CASES = [
         _order("L obturator", note="6% aqueous phenol 3ml"),
         [{"agent": "phenol", "pct": 6.0, "ml": 3.0, "treatment": "chemical"}],
     ),
+    (_order("L obturator", note="3cc of 6 percent phenol"), [{"agent": "phenol", "pct": 6.0, "ml": 3.0}]),
+    (_order("L obturator", note="6% aq. phenol, vol 2.5 ml"), [{"agent": "phenol", "pct": 6.0, "ml": 2.5}]),
+    (_order("L obturator", note="phenol 6 % 1,5 ml"), [{"agent": "phenol", "pct": 6.0, "ml": 1.5}]),
+    (_order("L obturator", note="phenol in water 7%; volume: 3 ml"), [{"agent": "phenol", "pct": 7.0, "ml": 3.0}]),
+    (
+        _order("L obturator", note="Lidocaine 1% 2 mL test dose. Phenol 6%. Total 3 mL injected."),
+        [{"agent": "phenol", "pct": 6.0, "ml": 3.0}],
+    ),
+    # A volume on its own that is not the agent's: blood loss, contrast.
+    (_order("L obturator", note="Phenol 6%. EBL 5 mL. Contrast 2 mL injected."), [{"agent": "phenol", "ml": None}]),
     (
         _order("L obturator", note="dehydrated alcohol 50%, 2 cc"),
         [{"agent": "dehydrated-alcohol", "pct": 50.0, "ml": 2.0}],
