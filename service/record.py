@@ -40,6 +40,7 @@ USED_DRAFT_TYPES = frozenset({"ServiceRequest"})
 # Prefetched resources a card may send back in an update action (a ChargeItem that needs modifier 25).
 UPDATABLE_TYPES = frozenset({"ChargeItem"})
 MAX_NOTED_FIELDS = 5
+MAX_ID_CHARS = 64
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,11 @@ class Record:
 def _parse(raw: Mapping[str, Any], where: str, dropped: list[Dropped]) -> Resource | None:
     resource_type = raw.get("resourceType")
     try:
-        return get_fhir_model_class(resource_type).model_validate(raw)
+        parsed = get_fhir_model_class(resource_type).model_validate(raw)
+        if parsed.id is not None and len(parsed.id) > MAX_ID_CHARS:  # FHIR's limit, which the models do not check
+            dropped.append(Dropped(where, str(resource_type), ("id",)))
+            return None
+        return parsed
     except ValidationError as exc:
         fields = tuple(dict.fromkeys(".".join(str(p) for p in err["loc"]) or "(resource)" for err in exc.errors()))[
             :MAX_NOTED_FIELDS

@@ -98,3 +98,12 @@ def test_resources_without_an_id_get_a_local_one_and_are_never_updated():
     assert [o.id for o in record.draft_orders] == ["no-id-draftOrders-0"]
     assert [c.id for c in record.of_type("Condition")] == ["no-id-conditions-0"]
     assert record.raw == {}  # nothing to send back in an update action
+
+
+def test_an_id_longer_than_fhir_allows_drops_the_entry():
+    bundle = copy.deepcopy(load(FIXTURES / "ehr" / "neuro-1.json"))
+    condition = next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "Condition")
+    condition["resource"]["id"] = "c" * 65  # the R4B models accept it; FHIR allows 64 characters
+    record = build(CONTEXT, None, _prefetch(conditions=bundle))
+    assert [(d.resource_type, d.fields) for d in record.dropped] == [("Condition", ("id",))]
+    assert len(record.of_type("Condition")) == 2
