@@ -207,7 +207,7 @@ class _Numbers:
 
 
 def _attach_loose_volume(found: TextFindings, loose_volumes: list[float]) -> None:
-    """ "Phenol 6%. 3 mL injected.": a volume on its own goes to the one neurolytic agent written without one."""
+    """A volume written on its own ("Phenol 6%. 3 mL injected.") goes to the one neurolytic agent without one."""
     unmeasured = {a.agent for a in found.agents if a.klass == "neurolytic" and a.volume_ml is None}
     if len(unmeasured) != 1 or not loose_volumes:
         return

@@ -98,7 +98,7 @@ def _local_id(where: str) -> str:
     is, and such a resource is never put in `raw`, so no card proposes to update it.
     """
     parts = re.findall(r"[A-Za-z]+|\d+", where.removeprefix("context.").removeprefix("prefetch."))
-    return "-".join(["no-id", *[p for p in parts if p != "entry"]])[:64]
+    return "-".join(["no-id", *[p for p in parts if p != "entry"]])[:MAX_ID_CHARS]
 
 
 def _entries(value: Mapping[str, Any], where: str) -> Iterable[tuple[str, Mapping[str, Any]]]:
