@@ -31,6 +31,7 @@ RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 SKIPPED_ORDER_STATUSES = frozenset({"revoked", "entered-in-error", "completed"})
 _NERVE_WORDS = frozenset({"nerve", "nerves", "branch", "branches"})
 DESTRUCTIVE = frozenset({"chemical", "thermal"})
+_TYPE_AND_ID = re.compile(r"([A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?/?$")
 
 Stage = Literal["order", "performed"]
 # What was done to the nerve, read from agents, modality words and codes.
@@ -356,7 +357,7 @@ def _conditions(record: Record, kb: Knowledge) -> list[ConditionFact]:
 def _reasons(resource: Any, conditions: dict[str, ConditionFact], kb: Knowledge) -> tuple[Indication, ...]:
     found = [_indication(concept, kb) for concept in getattr(resource, "reasonCode", None) or []]
     for reference in getattr(resource, "reasonReference", None) or []:
-        condition = conditions.get(reference.reference or "")
+        condition = conditions.get(_relative(reference) or "")
         if condition is not None:
             found.append(condition.indication)
     return tuple(found)
@@ -438,10 +439,8 @@ def _documents(record: Record, kb: Knowledge) -> list[_Document]:
         for text, path in _document_texts(document):
             found.merge(read(text, path, kb))
         context = document.context
-        related = frozenset(r.reference for r in (context.related or []) if r.reference) if context else frozenset()
-        encounters = (
-            frozenset(e.reference for e in (context.encounter or []) if e.reference) if context else frozenset()
-        )
+        related = frozenset(r for r in map(_relative, context.related or []) if r) if context else frozenset()
+        encounters = frozenset(e for e in map(_relative, context.encounter or []) if e) if context else frozenset()
         documents.append(_Document(_ref(document), related, encounters, _date(document.date), found))
     return documents
 
@@ -449,7 +448,7 @@ def _documents(record: Record, kb: Knowledge) -> list[_Document]:
 def _linked(document: _Document, reference: str, encounter: str | None, when: date | None) -> bool:
     if reference in document.related:
         return True
-    if encounter and any(_same_reference(e, encounter) for e in document.encounters):
+    if encounter and encounter in document.encounters:
         return True
     return not document.related and not document.encounters and when is not None and document.date == when
 
@@ -482,8 +481,9 @@ def _administrations(record: Record, kb: Knowledge) -> dict[str, list[tuple[str,
             if dose is not None and dose.value is not None and (dose.unit or dose.code or "").lower() in ("ml", "cc"):
                 volume = float(dose.value)
         for part in administration.partOf or []:
-            if part.reference and part.reference.startswith("Procedure/"):
-                by_procedure.setdefault(part.reference, []).append((_ref(administration), found, volume))
+            procedure = _relative(part)
+            if procedure and procedure.startswith("Procedure/"):
+                by_procedure.setdefault(procedure, []).append((_ref(administration), found, volume))
     return by_procedure
 
 
@@ -557,7 +557,7 @@ def _episodes_of(resource: Any, stage: Stage, ctx: _Context) -> list[NerveEpisod
         when = _date(resource.occurrenceDateTime, resource.occurrencePeriod, resource.authoredOn)
     else:
         when = _date(resource.performedDateTime, resource.performedPeriod)
-    encounter = (resource.encounter.reference if resource.encounter else None) or context_encounter
+    encounter = _relative(resource.encounter) or context_encounter
     reasons = _reasons(resource, {c.indication.reference or "": c for c in ctx.conditions}, kb)
     indications = _supporting(reasons, ctx.conditions)
     reason_fields = [name for name in ("reasonCode", "reasonReference") if getattr(resource, name, None)]
@@ -614,7 +614,7 @@ def _guidance_service(
 ) -> GuidanceService | None:
     concept = getattr(resource, "code", None)
     codes, fields = _cpt_codes(concept, "code")
-    encounter = (resource.encounter.reference if resource.encounter else None) or context_encounter
+    encounter = _relative(resource.encounter) or context_encounter
     if stage == "order":
         when = _date(resource.occurrenceDateTime, resource.occurrencePeriod, resource.authoredOn)
     else:
@@ -669,8 +669,7 @@ def extract(record: Record, kb: Knowledge, today: date) -> Facts:
         if em is not None:
             facts.em_services.append(em)
             continue
-        reference = procedure.encounter.reference if procedure.encounter else None
-        if not encounter or not reference or not _same_reference(reference, encounter):
+        if not encounter or _relative(procedure.encounter) != encounter:
             continue
         service = _guidance_service(procedure, "performed", encounter, kb)
         if service is not None:
@@ -699,8 +698,8 @@ def _imaging(record: Record, kb: Knowledge) -> list[ImagingFact]:
                 _ref(study),
                 guidance,
                 _date(study.started),
-                study.encounter.reference if study.encounter else None,
-                tuple(r.reference for r in study.basedOn or [] if r.reference),
+                _relative(study.encounter),
+                tuple(r for r in map(_relative, study.basedOn or []) if r),
             )
         )
     return studies
@@ -738,13 +737,13 @@ def _em_service(resource: Any, stage: Stage, kb: Knowledge) -> EmService | None:
         modifiers.add("25")
     if resource.get_resource_type() == "ChargeItem":
         when = _date(resource.occurrenceDateTime, resource.occurrencePeriod)
-        encounter = resource.context.reference if resource.context else None
+        encounter = _relative(resource.context)
     elif stage == "order":
         when = _date(resource.occurrenceDateTime, resource.occurrencePeriod, resource.authoredOn)
-        encounter = resource.encounter.reference if resource.encounter else None
+        encounter = _relative(resource.encounter)
     else:
         when = _date(resource.performedDateTime, resource.performedPeriod)
-        encounter = resource.encounter.reference if resource.encounter else None
+        encounter = _relative(resource.encounter)
     return EmService(_ref(resource), em[0], frozenset(modifiers), when, encounter, Evidence(_ref(resource), (em[1],)))
 
 
@@ -781,6 +780,11 @@ def _conservative(
     return list(dict.fromkeys(found))
 
 
-def _same_reference(reference: str, expected: str) -> bool:
-    """'Encounter/1' matches 'Encounter/1' and absolute 'https://ehr/fhir/Encounter/1'."""
-    return reference == expected or reference.endswith("/" + expected)
+def _relative(reference: Any) -> str | None:
+    """The "Type/id" a Reference points at, written relative, absolute or versioned
+    ("https://ehr/fhir/Condition/1/_history/2" → "Condition/1"); other forms as written."""
+    text = getattr(reference, "reference", None)
+    if not text:
+        return None
+    match = _TYPE_AND_ID.search(text)
+    return match.group(1) if match else text

@@ -302,6 +302,43 @@ def test_procedure_agent_and_volume_from_its_medication_administration():
     assert [e.reference for e in episode.evidence] == ["Procedure/proc", "MedicationAdministration/ma"]
 
 
+def test_absolute_and_versioned_references_link_like_relative_ones():
+    base = "https://ehr.example.org/fhir"
+    order = _order(
+        "Left tibial nerve",
+        "Phenol neurolysis",
+        encounter={"reference": f"{base}/Encounter/e1"},
+        reasonReference=[{"reference": f"{base}/Condition/c1/_history/3"}],
+    )
+    condition = {
+        "resourceType": "Condition",
+        "id": "c1",
+        "subject": {"reference": "Patient/p"},
+        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "G80.0"}]},
+    }
+    procedure = {
+        "resourceType": "Procedure",
+        "id": "proc",
+        "status": "completed",
+        "subject": {"reference": "Patient/p"},
+        "encounter": {"reference": f"{base}/Encounter/e1/_history/1"},
+        "performedDateTime": "2026-11-20",
+        "code": {"coding": [{"system": CPT, "code": "64640"}], "text": "Phenol neurolysis"},
+        "bodySite": [{"text": "right obturator nerve"}],
+    }
+    facts = _facts(
+        order,
+        prefetch={
+            "conditions": {"resourceType": "Bundle", "entry": [{"resource": condition}]},
+            "procedures": {"resourceType": "Bundle", "entry": [{"resource": procedure}]},
+        },
+    )
+    by_source = {e.source: e for e in facts.episodes}
+    assert set(by_source) == {"ServiceRequest/sr", "Procedure/proc"}  # the procedure is of this encounter
+    assert by_source["ServiceRequest/sr"].encounter == "Encounter/e1"
+    assert [i.reference for i in by_source["ServiceRequest/sr"].reasons] == ["Condition/c1"]
+
+
 def test_used_code_rxnorm_names_the_agent():
     procedure = {
         "resourceType": "Procedure",
