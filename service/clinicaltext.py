@@ -23,9 +23,11 @@ _ABBREVIATIONS = ("aq", "inj", "vol", "approx", "appx", "conc", "sol", "soln", "
 _NOT_ABBREVIATION = "".join(rf"(?<!\b{a})" for a in _ABBREVIATIONS)
 _SENTENCE = re.compile(rf"[;\n]|{_NOT_ABBREVIATION}(?:(?<![0-9])\.(?![0-9])|\.(?=\s))", re.IGNORECASE)
 # A volume in a sentence naming no agent counts for the agent only when the sentence says it was injected,
-# and not when it is about something else measured in mL (contrast, blood loss, a test dose).
+# and not when it is about something else measured in mL: blood loss here, contrast or a test dose by the
+# knowledge base's confirmation words.
 _INJECTED = re.compile(r"\b(?:inject\w*|instill\w*|deposit\w*|administer\w*|total|volume|vol)\b")
-_NOT_THE_AGENT = re.compile(r"\b(?:contrast|omnipaque|isovue|blood|ebl|test|lidocaine|bupivacaine|ropivacaine)\b")
+_BLOOD_LOSS = re.compile(r"\b(?:blood|ebl)\b")
+_OTHER_INJECTATE = frozenset({"contrast", "test-dose"})
 # "1,5 mL": a decimal comma before a volume unit (before clauses are split at commas).
 _DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d{1,2}\s?(?:ml|mls|cc)\b)", re.IGNORECASE)
 _NEGATION_WINDOW = 3  # words before (and after) a mention that can negate it or make it uncertain
@@ -222,9 +224,16 @@ def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
     volume = re.compile(_NUMBER + r"\s?(?:" + "|".join(re.escape(u) for u in kb.volume_units) + r")(?![a-z])")
     loose_volumes: list[float] = []  # volumes written in a sentence that names no agent ("3 mL injected")
     for normal in sentences(text[:MAX_TEXT_CHARS]):
-        agents = _kept(normal, kb.agent_index.find(normal), kb)
+        named = kb.agent_index.find(normal)
+        agents = _kept(normal, named, kb)
+        confirmations = kb.confirmation_index.find(normal)
         percents, volumes = _Numbers.of(normal, _PERCENT), _Numbers.of(normal, volume)
-        if not agents and _INJECTED.search(normal) and not _NOT_THE_AGENT.search(normal):
+        if (
+            not named
+            and _INJECTED.search(normal)
+            and not _BLOOD_LOSS.search(normal)
+            and not _OTHER_INJECTATE.intersection(m.key for m in confirmations)
+        ):
             loose_volumes += [value for _, _, value in volumes.found]
         agent_starts = sorted(m.start for m in agents)
         for match in agents:
@@ -247,7 +256,7 @@ def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
         found.neurolysis |= bool(_kept(normal, kb.neurolysis_index.find(normal), kb))
         found.guidance |= {m.key for m in _kept(normal, kb.guidance_index.find(normal), kb)}
         found.chemo_regions.extend(m.key for m in kb.chemo_index.find(normal))
-        found.confirmation |= {m.key for m in _kept(normal, kb.confirmation_index.find(normal), kb)}
+        found.confirmation |= {m.key for m in _kept(normal, confirmations, kb)}
         # Conservative care is often written as a negative ("no relief with gabapentin"): no negation filter.
         found.conservative |= {m.key for m in kb.conservative_index.find(normal)}
         if kb.relief_pattern.search(normal):
