@@ -229,7 +229,8 @@ def _is_outcome(value: Mapping[str, Any]) -> bool:
     return value.get("resourceType") == "OperationOutcome"
 
 
-def _entries(bundle: Mapping[str, Any]) -> list[Any]:
+def bundle_entries(bundle: Mapping[str, Any]) -> list[Any]:
+    """`Bundle.entry`, or nothing when a client sent something else there."""
     entries = bundle.get("entry")
     return entries if isinstance(entries, list) else []
 
@@ -263,7 +264,7 @@ def _follow_pages(client: FhirClient, result: KeyResult, max_pages: int, max_res
     bundle = result.value
     if not bundle or bundle.get("resourceType") != "Bundle":
         return
-    entries = list(_entries(bundle))
+    entries = list(bundle_entries(bundle))
     url = _next_link(bundle)
     if len(entries) > max_resources:
         result.truncated, result.problem = True, f"stopped at {max_resources} resources"
@@ -281,7 +282,7 @@ def _follow_pages(client: FhirClient, result: KeyResult, max_pages: int, max_res
         result.pages += 1
         if not page or page.get("resourceType") != "Bundle":
             raise FetchError("next page is not a Bundle")
-        entries.extend(_entries(page))
+        entries.extend(bundle_entries(page))
         url = _next_link(page)
         if len(entries) > max_resources:
             result.truncated, result.problem = True, f"stopped at {max_resources} resources"
@@ -317,7 +318,7 @@ def complete(
             f"prefetch.{key}",
         )
         for key, value in given.items()
-        if isinstance(value, dict) and (count := len(_entries(value))) > settings.max_prefetch_resources
+        if isinstance(value, dict) and (count := len(bundle_entries(value))) > settings.max_prefetch_resources
     ]
     if oversized:
         raise ApiError(413, oversized)

@@ -17,7 +17,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
-from .prefetch import PrefetchResult
+from .prefetch import PrefetchResult, bundle_entries
 
 # What the facts and rules read. Everything else in a prefetch Bundle is skipped cheaply.
 USED_TYPES = frozenset(
@@ -103,8 +103,7 @@ def _local_id(where: str) -> str:
 
 def _entries(value: Mapping[str, Any], where: str) -> Iterable[tuple[str, Mapping[str, Any]]]:
     if value.get("resourceType") == "Bundle":
-        entries = value.get("entry")
-        for index, entry in enumerate(entries if isinstance(entries, list) else []):
+        for index, entry in enumerate(bundle_entries(value)):
             resource = entry.get("resource") if isinstance(entry, dict) else None
             if isinstance(resource, dict):
                 yield f"{where}.entry[{index}]", resource
