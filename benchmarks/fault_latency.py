@@ -11,11 +11,7 @@ measurement, not a test.
 from __future__ import annotations
 
 import argparse
-import json
-import re
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -24,7 +20,10 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
-REQUEST = ROOT / "fhir-fixtures" / "requests" / "order-sign-lfcn-left.json"
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import fetching, fixture_request, free_port, launch_fhir_server  # noqa: E402
+
 TOKEN = "fault-latency-token"
 FAULTS = {
     "healthy": [],
@@ -36,29 +35,8 @@ FAULTS = {
 }
 
 
-def _fhir_server(options: list[str]) -> tuple[subprocess.Popen, str]:
-    command = [sys.executable, "-m", "service.cli", "fhir-server", "fhir-fixtures", "--port", "0", *options]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
-    assert process.stdout is not None
-    match = re.search(r"http://127\.0\.0\.1:\d+", process.stdout.readline())
-    if not match:
-        process.kill()
-        raise SystemExit("fixture FHIR server did not start")
-    return process, match.group(0)
-
-
-def _refused_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-
 def _call(service: str, fhir_base: str) -> tuple[int, float]:
-    body = json.loads(REQUEST.read_text())
-    body.pop("prefetch", None)
-    body["fhirServer"] = fhir_base
-    body["fhirAuthorization"] = {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 60,
-                                 "scope": "user/*.read", "subject": "fault-latency"}  # fmt: skip
+    body = fetching(fixture_request("order-sign-lfcn-left"), fhir_base, TOKEN)
     started = time.monotonic()
     response = requests.post(f"{service}/cds-services/cpt64640-order-sign", json=body, timeout=30)
     return response.status_code, (time.monotonic() - started) * 1000
@@ -70,14 +48,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     print("| fault | statuses | median ms | max ms |\n|---|---|---|---|")
-    cases = [(name, options) for name, options in FAULTS.items()] + [("connection refused", None)]
+    cases = [*FAULTS.items(), ("connection refused", None)]
     for name, options in cases:
-        process, base = _fhir_server(options) if options is not None else (None, _refused_url())
+        server = launch_fhir_server(*options) if options is not None else None
+        base = server.base_url if server else f"http://127.0.0.1:{free_port()}"
         try:
             results = [_call(args.url, base) for _ in range(args.rounds)]
         finally:
-            if process is not None:
-                process.kill()
+            if server is not None:
+                server.stop()
         statuses = ", ".join(f"{s} x{n}" for s, n in sorted(Counter(s for s, _ in results).items()))
         times = [ms for _, ms in results]
         print(f"| {name} | {statuses} | {statistics.median(times):.0f} | {max(times):.0f} |")

@@ -92,7 +92,7 @@ class Process:
         return self.log_path.read_text(encoding="utf-8").splitlines() if self.log_path else []
 
 
-def _start_fhir_server(*options: str, paths: tuple[str, ...] = (str(FIXTURES),)) -> Process:
+def launch_fhir_server(*options: str, paths: tuple[str, ...] = (str(FIXTURES),)) -> Process:
     command = [sys.executable, "-m", "service.cli", "fhir-server", *paths, "--port", "0", *options]
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT, start_new_session=True
@@ -111,7 +111,7 @@ def start_fhir_server() -> Iterator[Any]:
     started: list[Process] = []
 
     def start(*options: str) -> Process:
-        server = _start_fhir_server(*options)
+        server = launch_fhir_server(*options)
         started.append(server)
         return server
 
