@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from service.fhirserver import FixtureStore  # noqa: E402
-from service.replay import InProcess, OverHttp, answer_prefetch, discover  # noqa: E402
+from cpt64640_cds.tools.fhirserver import FixtureStore  # noqa: E402
+from cpt64640_cds.tools.replay import InProcess, OverHttp, answer_prefetch, discover  # noqa: E402
 
 
 def main() -> None:

@@ -25,13 +25,12 @@ from typing import Any
 
 import pytest
 import requests
+from cpt64640_cds.protocol import contract
+from cpt64640_cds.protocol.prefetch.templates import resolve_template
+from cpt64640_cds.protocol.services import all_services
+from cpt64640_cds.tools.fhirserver import FixtureStore, create_fhir_app
+from cpt64640_cds.web.app import create_app
 from fhir.resources.R4B import get_fhir_model_class
-
-from service import contract
-from service.app import create_app
-from service.fhirserver import FixtureStore, create_fhir_app
-from service.prefetch import resolve_template
-from service.registry import all_services
 
 # Tests run the service in development mode unless a test asks for authentication (tests/test_security.py).
 os.environ["CDS_AUTH"] = "off"
@@ -93,7 +92,7 @@ class Process:
 
 
 def launch_fhir_server(*options: str, paths: tuple[str, ...] = (str(FIXTURES),)) -> Process:
-    command = [sys.executable, "-m", "service.cli", "fhir-server", *paths, "--port", "0", *options]
+    command = [sys.executable, "-m", "cpt64640_cds", "fhir-server", *paths, "--port", "0", *options]
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT, start_new_session=True
     )
@@ -140,7 +139,7 @@ def start_service(tmp: Path, port: int | None = None, **env: str) -> Process:
     }
     log = log_path.open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve"],
+        [sys.executable, "-m", "cpt64640_cds", "serve"],
         env=environment,
         stdout=log,
         stderr=log,

@@ -1,4 +1,4 @@
-"""Client JWT verification (service/auth.py) with real keys, real signatures and a real JWKS server.
+"""Client JWT verification (cpt64640_cds.security) with real keys, real signatures and a real JWKS server.
 
 Keys are generated per test session with `cryptography`, tokens signed with PyJWT, and JWK Sets served by
 `http.server` on 127.0.0.1 so that fetch counts (rate limiting, an attacker's `jku`) are observed, not mocked.
@@ -22,21 +22,18 @@ from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
-
-from service.auth import (
+from cpt64640_cds.security.authenticator import Authenticator, AuthError, Claims
+from cpt64640_cds.security.issuers import (
     SANDBOX_ISSUER,
-    Authenticator,
-    AuthError,
-    Claims,
-    MemoryReplayCache,
     TrustConfigError,
     TrustedIssuer,
     load_trusted_issuers,
     sandbox_preset,
 )
+from cpt64640_cds.security.replay_cache import MemoryReplayCache
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 EXAMPLES = Path(__file__).resolve().parent / "examples" / "cds-hooks"
 ISS = "https://ehr.example.org"

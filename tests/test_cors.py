@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from service.app import create_app
+from cpt64640_cds.web.app import create_app
 
 from .conftest import SIGN
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from service import contract
-from service.registry import CdsService, Prefetch
+from cpt64640_cds.protocol import contract
+from cpt64640_cds.protocol.declarations import CdsService, Prefetch
 
 from .conftest import SELECT, SIGN, fixture_request, null_prefetch
 

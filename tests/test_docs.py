@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import fields
 
-from service import contract
-from service.config import _ENV_NAMES, Settings
-from service.knowledge import load
-from service.rules import RULES
+from cpt64640_cds.config import _ENV_NAMES, Settings
+from cpt64640_cds.knowledge.loader import load
+from cpt64640_cds.protocol import contract
+from cpt64640_cds.rules.catalogue import active_rules
 
 from .conftest import ROOT
 
@@ -36,7 +36,7 @@ def test_rule_catalogue_matches_the_rule_set():
 
 
 def test_active_rules_are_exactly_the_ones_that_run():
-    assert set(RULES) == {r.id for r in KB.rules.values() if r.status == "active"}
+    assert set(active_rules(KB)) == {r.id for r in KB.rules.values() if r.status == "active"}
 
 
 def test_card_topics_in_the_contract_are_the_rule_ids():

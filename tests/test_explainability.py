@@ -3,7 +3,7 @@ coded reason that feedback stores per rule."""
 
 from __future__ import annotations
 
-from service.knowledge import load as load_knowledge
+from cpt64640_cds.knowledge.loader import load as load_knowledge
 
 from .conftest import FIXTURES, SIGN, call, load, prefetch_from, with_prefetch
 

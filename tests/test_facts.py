@@ -7,12 +7,11 @@ from datetime import date
 from typing import Any
 
 import pytest
-
-from service.clinicaltext import read
-from service.facts import extract
-from service.knowledge import load
-from service.prefetch import KeyResult, PrefetchResult
-from service.record import build
+from cpt64640_cds.facts.extract import extract
+from cpt64640_cds.fhir.record import build
+from cpt64640_cds.knowledge.loader import load
+from cpt64640_cds.protocol.prefetch.completion import KeyResult, PrefetchResult
+from cpt64640_cds.reading.text import read
 
 KB = load()
 CPT = "http://www.ama-assn.org/go/cpt"

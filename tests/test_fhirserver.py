@@ -7,8 +7,7 @@ import time
 
 import pytest
 import requests
-
-from service.fhirserver import FixtureStore
+from cpt64640_cds.tools.fhirserver import FixtureStore
 
 TOKEN = "t0k3n"
 

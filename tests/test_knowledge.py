@@ -7,8 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from service.knowledge import FILES, KNOWLEDGE_DIR, KnowledgeError, load
+from cpt64640_cds.knowledge.loader import FILES, KNOWLEDGE_DIR, KnowledgeError, load
 
 
 def test_knowledge_base_loads_with_a_version():

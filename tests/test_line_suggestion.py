@@ -6,10 +6,8 @@ import copy
 from datetime import date
 
 import pytest
-
-from service.app import create_app
-from service.findings import Line
-from service.lines import ModifierPolicy, apply
+from cpt64640_cds.coding.lines import Line, ModifierPolicy, apply
+from cpt64640_cds.web.app import create_app
 
 from .conftest import (
     REQUESTS,

@@ -10,14 +10,15 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
-from service.facts import extract
-from service.knowledge import load as load_knowledge
-from service.lines import ModifierPolicy
-from service.prefetch import KeyResult, PrefetchResult
-from service.record import build
-from service.replay import DEFAULT_AROUND, around_request
-from service.rules import RuleInputs, run_all
+from cpt64640_cds.coding.choice import code_episodes
+from cpt64640_cds.coding.lines import ModifierPolicy
+from cpt64640_cds.facts.extract import extract
+from cpt64640_cds.fhir.record import build
+from cpt64640_cds.knowledge.loader import load as load_knowledge
+from cpt64640_cds.protocol.prefetch.completion import KeyResult, PrefetchResult
+from cpt64640_cds.rules.catalogue import run_all
+from cpt64640_cds.rules.inputs import RuleInputs
+from cpt64640_cds.tools.replay import DEFAULT_AROUND, around_request
 
 from .conftest import FIXTURES, SIGN, load, post_hook
 
@@ -94,4 +95,4 @@ def test_smart_sandbox_patients_give_no_findings_in_any_encounter(path):
         record.encounter_id = encounter
         facts = extract(record, KB, date(2026, 11, 27))
         assert facts.episodes == [] and facts.guidance_services == []
-        assert run_all(facts, RuleInputs(KB, ModifierPolicy())) == []
+        assert run_all(facts, RuleInputs(KB, ModifierPolicy(), code_episodes(facts.episodes, KB))) == []

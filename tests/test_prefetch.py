@@ -5,9 +5,8 @@ from __future__ import annotations
 import copy
 
 import requests
-
-from service.app import create_app
-from service.prefetch import resolve_template
+from cpt64640_cds.protocol.prefetch.templates import resolve_template
+from cpt64640_cds.web.app import create_app
 
 from .conftest import SIGN, call, fixture_request
 

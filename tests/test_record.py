@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 
-from service.prefetch import KeyResult, PrefetchResult
-from service.record import build
+from cpt64640_cds.fhir.record import build
+from cpt64640_cds.protocol.prefetch.completion import KeyResult, PrefetchResult
 
 from .conftest import EXAMPLES, FIXTURES, load
 

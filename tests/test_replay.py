@@ -19,7 +19,7 @@ CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver"
 
 def _replay(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "service.cli", "replay", "--quiet", *args],
+        [sys.executable, "-m", "cpt64640_cds", "replay", "--quiet", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

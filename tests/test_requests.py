@@ -115,7 +115,7 @@ def test_unknown_path_is_404_json_not_html(client):
 
 
 def test_body_over_the_limit_is_413(tmp_path):
-    from service.app import create_app
+    from cpt64640_cds.web.app import create_app
 
     app = create_app({"database_url": f"sqlite:///{tmp_path / 'db.sqlite3'}", "max_body_bytes": 2000})
     body = copy.deepcopy(GOOD)

@@ -1,12 +1,11 @@
 """Rule scenarios end to end over HTTP: every folder in fhir-fixtures/scenarios is a full hook request with the
 patient's record and its golden cards (topics, indicators, exact lines, suggested codes, missing elements).
-The replayer (service/replay.py) drives the running service as an EHR would: discovery, then the hook."""
+The replayer (cpt64640_cds.tools.replay) drives the running service as an EHR would: discovery, then the hook."""
 
 from __future__ import annotations
 
 import pytest
-
-from service.replay import OverHttp, discover, replay
+from cpt64640_cds.tools.replay import OverHttp, discover, replay
 
 from .conftest import FIXTURES
 

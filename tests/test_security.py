@@ -15,10 +15,9 @@ import uuid
 import jwt
 import pytest
 import requests
+from cpt64640_cds.config import ConfigError
+from cpt64640_cds.web.app import create_app
 from cryptography.hazmat.primitives.asymmetric import ec
-
-from service.app import create_app
-from service.config import ConfigError
 
 from .conftest import SIGN, fetching, fixture_request, free_port, null_prefetch, post_hook, start_service
 

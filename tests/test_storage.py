@@ -13,10 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from cpt64640_cds.store.store import Store
+from cpt64640_cds.store.tables import metadata
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
-
-from service.store import Store, metadata
 
 from .conftest import ROOT, SIGN, start_service
 
@@ -151,7 +151,7 @@ def test_feedback_report(tmp_path):
     )
     store.close()
     run = subprocess.run(
-        [sys.executable, "-m", "service.cli", "feedback-report", "--database-url", database, "--json"],
+        [sys.executable, "-m", "cpt64640_cds", "feedback-report", "--database-url", database, "--json"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -168,7 +168,7 @@ def test_feedback_report(tmp_path):
     }
     assert rules["documentation-incomplete"]["reasons"] == {"documented-elsewhere": 1}
     table = subprocess.run(
-        [sys.executable, "-m", "service.cli", "feedback-report", "--database-url", database],
+        [sys.executable, "-m", "cpt64640_cds", "feedback-report", "--database-url", database],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -1,0 +1,219 @@
+"""Code selection: the CPT code one nerve episode should be reported with, and why.
+
+Pure function of an episode and the knowledge base, shared by the rules: line-suggestion takes the 64640
+choices, more-specific-code the other destruction codes, not-neurolytic the blocks, chemodenervation,
+pulsed RF and cryoneurolysis. The order of the checks follows coding-64640.md §1b (selection rule of thumb):
+what was done first (destruction, block, toxin, cryo, pulsed RF), then the most specific nerve code.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from ..facts.model import NerveEpisode
+from ..knowledge.model import DestructionOption, Knowledge
+
+OTHER_NERVE = "64640"
+OTHER_NERVE_BLOCK = "64450"
+UNLISTED = "64999"
+Category = Literal["line", "specific", "choose", "not-neurolytic"]
+
+
+@dataclass(frozen=True)
+class Choice:
+    category: Category
+    code: str | None  # the code to report (the first of `alternatives` for "choose"); None: no single code
+    units: int
+    add_on: str | None = None
+    add_on_units: int = 0
+    alternatives: tuple[str, ...] = ()
+    target: str | None = None  # what a chemodenervation line names instead of a nerve
+    reason: str = ""
+    confirmed: bool = True
+    source: tuple[str, ...] = ()
+
+
+def _joint_count(episode: NerveEpisode) -> int:
+    if episode.joints:
+        return len(episode.joints)
+    return max(1, len(episode.levels) - 1)
+
+
+def _levels(episode: NerveEpisode) -> set[str]:
+    """Spinal levels written, a range included: "T8-T10" is T8, T9 and T10."""
+    return set(episode.levels) | {level for joint in episode.joints for level in joint}
+
+
+def _units(option: DestructionOption, episode: NerveEpisode) -> tuple[int, int]:
+    """(base units, add-on units) for one side."""
+    if option.unit == "joint":
+        return 1, _joint_count(episode) - 1 if option.add_on else 0
+    if option.unit == "vertebral-body":
+        bodies = len(_levels(episode)) or option.base_units
+        return 1, max(0, bodies - option.base_units) if option.add_on else 0
+    if option.unit == "nerve" and (levels := _levels(episode)):
+        return len(levels), 0  # intercostal T7, T8, T9 (or T7-T9): one unit per nerve
+    return 1, 0
+
+
+def _fits(option: DestructionOption, episode: NerveEpisode, modality: str) -> bool:
+    if modality not in option.modalities:
+        return False
+    if option.spinal_regions and not (option.spinal_regions & episode.spinal_regions):
+        return False
+    return not option.imaging_required or bool(episode.guidance - {"unspecified"})
+
+
+def _destruction(episode: NerveEpisode, kb: Knowledge) -> Choice | None:
+    modality = episode.treatment if episode.treatment in ("chemical", "thermal") else "chemical"
+    nerve = episode.nerve
+    if nerve is None:
+        if episode.nerve_text:
+            return Choice("line", OTHER_NERVE, 1, reason="a peripheral nerve no more specific code names")
+        if any(c != OTHER_NERVE and kb.family(c) == "neurolytic-destruction" for c in episode.cpt_codes):
+            return None  # coded with a more specific destruction code and no nerve named: nothing to say
+        # A 64640 order that names no nerve is still 64640: no line can be billed, and the necessity and
+        # documentation rules say what the record lacks.
+        return Choice("line", OTHER_NERVE, 1, reason="neurolytic destruction of a nerve the record does not name")
+    option = next((o for o in nerve.destruction if _fits(o, episode, modality)), None)
+    if option is None:
+        thermal_options = [o for o in nerve.destruction if modality in o.modalities and o.spinal_regions]
+        if thermal_options:  # facet nerves, region not written: the coder picks
+            codes = tuple(o.code for o in thermal_options)
+            return Choice(
+                "choose",
+                codes[0],
+                1,
+                alternatives=codes,
+                reason=f"{nerve.name}: the code depends on the spinal region, which the record does not state",
+                source=thermal_options[0].source,
+            )
+        return Choice(
+            "specific",
+            UNLISTED,
+            1,
+            reason=f"no CPT code describes {modality} destruction of the {nerve.name}",
+            confirmed=False,
+            source=nerve.source,
+        )
+    if option.choose:
+        return Choice(
+            "choose",
+            option.choose[0],
+            1,
+            alternatives=option.choose,
+            reason=f"{nerve.name}: the branch is not named, and each has its own code",
+            confirmed=option.confirmed,
+            source=option.source,
+        )
+    base, extra = _units(option, episode)
+    category: Category = "line" if option.code == OTHER_NERVE else "specific"
+    reason = (
+        "a peripheral nerve no more specific code names"
+        if category == "line"
+        else f"the {nerve.name} has its own code ({kb.codes[option.code].display})"
+    )
+    if option.code == UNLISTED:
+        reason = f"CPT reports {modality} destruction of the {nerve.name} with the unlisted code"
+    return Choice(
+        category,
+        option.code,
+        base,
+        add_on=option.add_on if extra else None,
+        add_on_units=extra,
+        reason=reason,
+        confirmed=option.confirmed and kb.codes[option.code].confirmed,
+        source=option.source,
+    )
+
+
+def _chemodenervation(episode: NerveEpisode, kb: Knowledge) -> Choice:
+    counts = Counter(episode.chemo_regions)
+    region = counts.most_common(1)[0][0] if counts else None
+    if region is None and episode.nerve is not None:
+        region = kb.chemo_nerve_regions.get(episode.nerve.region)
+    target = next((t for t in kb.chemo_targets if t.region == region), None)
+    if target is None:
+        return Choice(
+            "not-neurolytic",
+            "64642",
+            1,
+            alternatives=("64642", "64644", "64646", "64647"),
+            target="muscles injected",
+            reason="botulinum toxin into muscle is chemodenervation, coded by the muscles injected",
+            source=("coding-64640.md §1b (64642-64647)",),
+        )
+    many = target.many is not None and target.many_from is not None and counts[region] >= target.many_from
+    code = target.many if many and target.many else target.few
+    return Choice(
+        "not-neurolytic",
+        code,
+        1,
+        target=target.label,
+        reason="botulinum toxin is chemodenervation, not nerve destruction",
+        confirmed=kb.codes[code].confirmed,
+        source=kb.codes[code].source,
+    )
+
+
+def choose(episode: NerveEpisode, kb: Knowledge) -> Choice | None:
+    treatment, nerve = episode.treatment, episode.nerve
+    if treatment == "block":
+        code = nerve.block_code if nerve and nerve.block_code else OTHER_NERVE_BLOCK
+        if nerve is not None and nerve.id == "facet":
+            # The facet injection family (64490-64495) is not confirmed in our sources: name it, propose nothing.
+            return Choice(
+                "not-neurolytic",
+                None,
+                1,
+                reason="anaesthetic and/or steroid on the medial branches is a facet joint block (64490-64495)",
+                confirmed=False,
+                source=("coding-64640.md §7 (Facet medial branches)",),
+            )
+        return Choice(
+            "not-neurolytic",
+            code,
+            1,
+            reason="anaesthetic and/or steroid only: a nerve block, not destruction",
+            confirmed=kb.codes[code].confirmed,
+            source=kb.codes[code].source,
+        )
+    if treatment == "pulsed-rf":
+        modality = kb.modalities["pulsed-rf"]
+        return Choice(
+            "not-neurolytic",
+            modality.code or UNLISTED,
+            1,
+            reason="pulsed radiofrequency does not destroy the nerve: CPT sends it to the unlisted code",
+            source=kb.codes[UNLISTED].source,
+        )
+    if treatment == "cryo":
+        code = kb.modalities["cryo"].codes_by_region.get(nerve.region if nerve else "", UNLISTED)
+        return Choice(
+            "not-neurolytic",
+            code,
+            1,
+            reason="cryoneurolysis is reported with the Category III cryoablation codes, not 64640"
+            if code != UNLISTED
+            else "cryoneurolysis is not 64640, and no cryoablation code covers this region",
+            confirmed=kb.codes[code].confirmed and code != UNLISTED,
+            source=kb.codes[code].source,
+        )
+    if treatment == "botulinum-toxin":
+        return _chemodenervation(episode, kb)
+    return _destruction(episode, kb)
+
+
+@dataclass(frozen=True)
+class CodedEpisode:
+    """An episode with its code choice (None: nothing to say about it), so every rule reads the same choice."""
+
+    episode: NerveEpisode
+    choice: Choice | None
+
+
+def code_episodes(episodes: Iterable[NerveEpisode], kb: Knowledge) -> tuple[CodedEpisode, ...]:
+    return tuple(CodedEpisode(episode, choose(episode, kb)) for episode in episodes)

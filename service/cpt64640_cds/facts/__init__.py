@@ -1,0 +1,1 @@
+"""Facts: one normalised record per nerve episode (one nerve, one side, one date of service)."""

@@ -1,0 +1,78 @@
+"""Facts: one normalised record per nerve episode (one nerve, one side, one date of service).
+
+Episodes come from the draft ServiceRequests in focus and from completed Procedures of the current
+encounter, with the MedicationAdministrations given as part of them. A resource is a neurolysis episode when
+it claims destruction (a CPT destruction code, neurolysis words, the SNOMED CT radiofrequency-ablation
+procedure), or when it names a nerve and a destructive or look-alike treatment (a neurolytic agent,
+radiofrequency, pulsed RF, cryoneurolysis) under another code or none. Separately ordered or performed
+image-guidance services are facts of their own. Each fact keeps the resources and fields it was read
+from, so every card can say why it fired. Rules only ever see `Facts`; they never read FHIR or JSON.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ..fhir.elements import relative
+from ..fhir.record import Record
+from ..knowledge.model import Knowledge
+from .conservative import conservative_care
+from .documents import administrations_by_procedure, read_documents
+from .episodes import EpisodeContext, episodes_of
+from .indications import conditions_of
+from .model import (
+    Facts,
+)
+from .services import em_service, guidance_service, imaging_of
+
+SKIPPED_ORDER_STATUSES = frozenset({"revoked", "entered-in-error", "completed"})
+
+
+def extract(record: Record, kb: Knowledge, today: date) -> Facts:
+    encounter = f"Encounter/{record.encounter_id}" if record.encounter_id else None
+    facts = Facts(
+        patient=f"Patient/{record.patient_id}",
+        encounter=encounter,
+        user=record.user_id,
+        today=today,
+        conditions=conditions_of(record, kb),
+        imaging=imaging_of(record, kb),
+        unavailable=list(record.unavailable),
+        incomplete=list(record.incomplete),
+        dropped=list(record.dropped),
+    )
+    ctx = EpisodeContext(
+        record, kb, encounter, administrations_by_procedure(record, kb), read_documents(record, kb), facts.conditions
+    )
+    for order in record.draft_orders:
+        if order.get_resource_type() != "ServiceRequest" or order.status in SKIPPED_ORDER_STATUSES:
+            continue
+        service = guidance_service(order, "order", encounter, kb)
+        em = em_service(order, "order", kb)
+        if service is not None:
+            facts.guidance_services.append(service)  # guidance orders matter in the whole session
+        elif em is not None:
+            facts.em_services.append(em)
+        elif record.in_focus(order):
+            facts.episodes.extend(episodes_of(order, "order", ctx))
+    for procedure in record.of_type("Procedure"):
+        if procedure.status != "completed":
+            continue
+        em = em_service(procedure, "performed", kb)
+        if em is not None:
+            facts.em_services.append(em)
+            continue
+        if not encounter or relative(procedure.encounter) != encounter:
+            continue
+        service = guidance_service(procedure, "performed", encounter, kb)
+        if service is not None:
+            facts.guidance_services.append(service)
+        else:
+            facts.episodes.extend(episodes_of(procedure, "performed", ctx))
+    for item in record.of_type("ChargeItem"):
+        if item.status not in ("entered-in-error", "not-billable"):
+            em = em_service(item, "performed", kb)
+            if em is not None:
+                facts.em_services.append(em)
+    facts.conservative = conservative_care(record, kb, ctx.documents, {e.source for e in facts.episodes}, today)
+    return facts

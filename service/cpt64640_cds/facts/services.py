@@ -1,0 +1,125 @@
+"""Services that are facts of their own: separately ordered or performed image guidance, E/M visits,
+and imaging studies that show guidance."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..fhir.elements import cpt_codes, first_date, reference_to, relative, texts_of
+from ..fhir.record import Record
+from ..knowledge.model import Knowledge
+from ..reading.lexicon import lexicon
+from ..reading.phrases import normalize
+from ..reading.text import read
+from .model import (
+    EmService,
+    Evidence,
+    GuidanceService,
+    ImagingFact,
+    Stage,
+)
+
+
+def guidance_service(
+    resource: Any, stage: Stage, context_encounter: str | None, kb: Knowledge
+) -> GuidanceService | None:
+    concept = getattr(resource, "code", None)
+    codes, fields = cpt_codes(concept, "code")
+    encounter = relative(resource.encounter) or context_encounter
+    if stage == "order":
+        when = first_date(resource.occurrenceDateTime, resource.occurrencePeriod, resource.authoredOn)
+    else:
+        when = first_date(resource.performedDateTime, resource.performedPeriod)
+    for code, path in zip(codes, fields, strict=True):
+        modality = kb.guidance_for_code(code) if kb.family(code) == "imaging-guidance" else None
+        if modality:
+            return GuidanceService(
+                reference_to(resource),
+                code,
+                modality,
+                when,
+                encounter,
+                stage,
+                Evidence(reference_to(resource), (path,)),
+            )
+    if codes:
+        return None
+    for text, path in texts_of(concept, "code"):
+        normal = normalize(text)
+        modalities = [m.key for m in lexicon(kb).guidance.find(normal) if m.key != "unspecified"]
+        if modalities and lexicon(kb).guidance_orders.find(normal) and not read(text, path, kb).agents:
+            return GuidanceService(
+                reference_to(resource),
+                None,
+                modalities[0],
+                when,
+                encounter,
+                stage,
+                Evidence(reference_to(resource), (path,)),
+            )
+    return None
+
+
+def imaging_of(record: Record, kb: Knowledge) -> list[ImagingFact]:
+    studies = []
+    for study in record.of_type("ImagingStudy"):
+        if study.status in ("entered-in-error", "cancelled"):
+            continue
+        codes = [c for c in study.modality or [] if c.system in (kb.dicom_system, None)]
+        codes += [s.modality for s in study.series or [] if s.modality is not None]
+        guidance = frozenset(g for c in codes if c.code and (g := kb.guidance_for_dicom(c.code)))
+        studies.append(
+            ImagingFact(
+                reference_to(study),
+                guidance,
+                first_date(study.started),
+                relative(study.encounter),
+                tuple(r for r in map(relative, study.basedOn or []) if r),
+            )
+        )
+    return studies
+
+
+_EM_MODIFIER_TEXT = re.compile(r"\b(992\d\d)\s*-\s*(25)\b|\bmodifier\s*25\b|-25\b")
+
+
+def _modifier_codes(element: Any) -> set[str]:
+    """Modifiers carried as extensions whose url ends in "modifier" (as our own lines write them)."""
+    found = set()
+    for extension in getattr(element, "extension", None) or []:
+        if not (extension.url or "").lower().endswith("modifier"):
+            continue
+        if extension.valueCoding is not None and extension.valueCoding.code:
+            found.add(extension.valueCoding.code)
+        for value in (extension.valueCode, extension.valueString):
+            if value:
+                found.add(str(value))
+        if extension.valueCodeableConcept is not None:
+            found |= {c.code for c in extension.valueCodeableConcept.coding or [] if c.code}
+    return found
+
+
+def em_service(resource: Any, stage: Stage, kb: Knowledge) -> EmService | None:
+    concept = getattr(resource, "code", None)
+    codes, fields = cpt_codes(concept, "code")
+    em = next(((c, f) for c, f in zip(codes, fields, strict=True) if kb.family(c) == "evaluation-management"), None)
+    if em is None:
+        return None
+    modifiers = _modifier_codes(resource) | _modifier_codes(concept)
+    for coding in concept.coding or []:
+        modifiers |= _modifier_codes(coding)
+    if concept.text and _EM_MODIFIER_TEXT.search(concept.text):
+        modifiers.add("25")
+    if resource.get_resource_type() == "ChargeItem":
+        when = first_date(resource.occurrenceDateTime, resource.occurrencePeriod)
+        encounter = relative(resource.context)
+    elif stage == "order":
+        when = first_date(resource.occurrenceDateTime, resource.occurrencePeriod, resource.authoredOn)
+        encounter = relative(resource.encounter)
+    else:
+        when = first_date(resource.performedDateTime, resource.performedPeriod)
+        encounter = relative(resource.encounter)
+    return EmService(
+        reference_to(resource), em[0], frozenset(modifiers), when, encounter, Evidence(reference_to(resource), (em[1],))
+    )

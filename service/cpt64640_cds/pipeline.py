@@ -1,0 +1,77 @@
+"""One hook call, end to end: contract → prefetch → typed FHIR → facts → coding → rules → cards.
+
+Each arrow is one stage with one job; this function only wires them. The web layer hands it a parsed JSON
+body and gets back cards (or an ApiError that becomes a 4xx with an OperationOutcome).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from .cards.context import CardContext
+from .cards.render import render
+from .coding.choice import code_episodes
+from .coding.lines import ModifierPolicy
+from .config import Settings
+from .facts.extract import extract
+from .fhir.record import build
+from .knowledge.model import Knowledge
+from .logs import event
+from .protocol import contract
+from .protocol.declarations import CdsService
+from .protocol.prefetch.allowlist import FhirAllowlist
+from .protocol.prefetch.completion import PrefetchResult, complete
+from .protocol.prefetch.deadline import Deadline
+from .rules.catalogue import run_all
+from .rules.inputs import RuleInputs
+
+
+@dataclass
+class Result:
+    cards: list[dict[str, Any]]
+    rule_ids: list[str]
+    prefetch: PrefetchResult
+    dropped: int
+
+
+def run(
+    service: CdsService,
+    body: Any,
+    *,
+    kb: Knowledge,
+    policy: ModifierPolicy,
+    settings: Settings,
+    deadline: Deadline,
+    today: date,
+    logger: logging.Logger,
+    allowlist: FhirAllowlist,
+    bound_to: tuple[str, ...] | None = None,
+) -> Result:
+    contract.check(service.request_schema, body)
+    completed = complete(service, body, settings, deadline, allowlist, bound_to)
+    record = build(body["context"], service.focus(body["context"]), completed)
+    facts = extract(record, kb, today)
+    findings = run_all(facts, RuleInputs(kb, policy, code_episodes(facts.episodes, kb)))
+    rendered = render(findings, CardContext(kb, facts, record.raw))
+    return Result(_guard(rendered, logger), [f.rule_id for f in findings], completed, len(record.dropped))
+
+
+def _guard(rendered: list[dict[str, Any]], logger: logging.Logger) -> list[dict[str, Any]]:
+    """Never send a card that breaks the contract: drop it and log the broken field (a bug to fix)."""
+    kept = []
+    for card in rendered:
+        problems = contract.issues("cpt64640-response", {"cards": [card]})
+        if problems:
+            event(
+                logger,
+                "card-dropped",
+                logging.ERROR,
+                rule=card.get("source", {}).get("topic", {}).get("code"),
+                fields=[p.expression for p in problems],
+            )
+            continue
+        kept.append(card)
+    return kept

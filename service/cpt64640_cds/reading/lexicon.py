@@ -1,0 +1,72 @@
+"""The knowledge base's words as phrase indexes, built once per knowledge base and shared by every reader."""
+
+from __future__ import annotations
+
+from functools import cache, cached_property
+
+from ..knowledge.model import Knowledge
+from .phrases import PhraseIndex
+
+
+class Lexicon:
+    def __init__(self, kb: Knowledge):
+        self.kb = kb
+
+    @cached_property
+    def nerves(self) -> PhraseIndex:
+        return PhraseIndex((name, n.id) for n in self.kb.nerves.values() for name in (n.name, *n.synonyms))
+
+    @cached_property
+    def sides(self) -> PhraseIndex:
+        return PhraseIndex((word, side.side) for side in self.kb.sides.values() for word in side.words)
+
+    @cached_property
+    def agents(self) -> PhraseIndex:
+        return PhraseIndex((word, agent.id) for agent in self.kb.agents.values() for word in agent.words)
+
+    @cached_property
+    def modalities(self) -> PhraseIndex:
+        return PhraseIndex((word, m.id) for m in self.kb.modalities.values() for word in m.words)
+
+    @cached_property
+    def neurolysis(self) -> PhraseIndex:
+        return PhraseIndex((word, "neurolysis") for word in self.kb.neurolysis_words)
+
+    @cached_property
+    def guidance(self) -> PhraseIndex:
+        phrases = [(word, g.id) for g in self.kb.guidance.values() for word in g.words]
+        phrases += [(word, "unspecified") for word in self.kb.unspecified_guidance_words]
+        return PhraseIndex(phrases)
+
+    @cached_property
+    def guidance_orders(self) -> PhraseIndex:
+        return PhraseIndex((word, "guidance") for word in self.kb.guidance_order_words)
+
+    @cached_property
+    def chemo_targets(self) -> PhraseIndex:
+        return PhraseIndex((word, t.region) for t in self.kb.chemo_targets for word in t.words)
+
+    @cached_property
+    def indications(self) -> PhraseIndex:
+        return PhraseIndex((word, g.id) for g in self.kb.indication_groups for word in g.words)
+
+    @cached_property
+    def conservative(self) -> PhraseIndex:
+        kb = self.kb
+        phrases = [(w, f"medication:{k}") for k, words in kb.conservative_medications.items() for w in words]
+        phrases += [(w, f"procedure:{k}") for k, words in kb.conservative_procedures.items() for w in words]
+        phrases += [(w, "phrase") for w in kb.conservative_phrases]
+        return PhraseIndex(phrases)
+
+    @cached_property
+    def confirmation(self) -> PhraseIndex:
+        return PhraseIndex((w, kind) for kind, words in self.kb.confirmation_words.items() for w in words)
+
+    @cached_property
+    def negation_after(self) -> PhraseIndex:
+        return PhraseIndex((w, "negated") for w in self.kb.negation_after)
+
+
+@cache
+def lexicon(kb: Knowledge) -> Lexicon:
+    return Lexicon(kb)

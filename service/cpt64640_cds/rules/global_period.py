@@ -1,0 +1,91 @@
+"""global-period: an E/M service (99202-99215) on the procedure date, inside the global period, without
+modifier 25 (seed: Coding Guidelines, Global Period: 0 days for 64640; other codes from knowledge/codes.json).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from ..coding.lines import Line
+from ..facts.model import EmService, Facts
+from .common import fit
+from .findings import Finding, ModifierUpdate, Option
+from .inputs import RuleInputs
+
+RULE_ID = "global-period"
+SEPARATE = "25"
+
+
+def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
+    kb = inputs.kb
+    windows: list[tuple[str, int, date, date, str | None]] = []  # code, days, first day, last day, encounter
+    for coded in inputs.coded:
+        episode, choice = coded.episode, coded.choice
+        if choice is None or choice.code is None or choice.category not in ("line", "specific"):
+            continue
+        days = kb.codes[choice.code].global_days
+        if days is None:
+            continue
+        start = episode.date or facts.today
+        try:
+            end = start + timedelta(days=days)
+        except OverflowError:  # a date of service at the end of the calendar
+            end = date.max
+        windows.append((choice.code, days, start, end, episode.encounter))
+    findings = []
+    for service in facts.em_services:
+        if SEPARATE in service.modifiers:
+            continue
+        window = next(
+            (
+                w
+                for w in windows
+                if (service.date is not None and w[2] <= service.date <= w[3])
+                or (service.date is None and service.encounter and service.encounter == w[4])
+            ),
+            None,
+        )
+        if window is not None:
+            findings.append(_finding(service, window, facts, inputs))
+    return findings
+
+
+def _finding(
+    service: EmService, window: tuple[str, int, date, date, str | None], facts: Facts, inputs: RuleInputs
+) -> Finding:
+    code, days, start, _, _ = window
+    period = "the day of the procedure" if days == 0 else f"the day of the procedure and {days} days after"
+    if service.reference.startswith("ChargeItem/"):
+        option = Option(
+            f"Add modifier 25 to {service.code} ({service.reference})",
+            modifier_updates=(ModifierUpdate(service.reference, SEPARATE),),
+            recommended=False,
+        )
+    else:
+        line = Line(
+            code=service.code,
+            modifiers=(SEPARATE,),
+            units=1,
+            nerve_id=None,
+            nerve_name="evaluation and management visit",
+            side=None,
+            date=service.date or start,
+            encounter=service.encounter,
+            services=(service.reference,),
+            reasons=(),
+            performed=service.reference.startswith("Procedure/"),
+        )
+        option = Option(f"Bill {service.code}-25 (separately identifiable)", lines=(line,), recommended=False)
+    return Finding(
+        rule_id=RULE_ID,
+        indicator="info",
+        summary=fit(f"{service.code} falls in the {days}-day global period of {code}: add 25 only if separate"),
+        detail=(
+            f"{code} has a {days}-day global period ({period}): the evaluation that leads to the procedure is "
+            f"part of it. `{service.reference}` ({service.code}, {service.date or 'same encounter'}) carries no "
+            "modifier 25. If the visit addressed a significant, separately identifiable problem, report it with "
+            "modifier 25; otherwise do not report it."
+        ),
+        evidence=(service.evidence,),
+        options=(option,),
+    )

@@ -1,0 +1,22 @@
+"""What every rule receives besides the facts, and the shape of a rule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..coding.choice import CodedEpisode
+from ..coding.lines import ModifierPolicy
+from ..facts.model import Facts
+from ..knowledge.model import Knowledge
+from .findings import Finding
+
+
+@dataclass(frozen=True)
+class RuleInputs:
+    kb: Knowledge
+    policy: ModifierPolicy
+    coded: tuple[CodedEpisode, ...]  # the facts' episodes with their code choice, in the same order
+
+
+Rule = Callable[[Facts, RuleInputs], list[Finding]]

@@ -1,0 +1,1 @@
+"""Storage through SQLAlchemy: SQLite (WAL) by default, PostgreSQL by URL."""

@@ -1,0 +1,1 @@
+"""Developer tools: scenario replay and its reports, and the fixture FHIR server (the `tools` extra)."""

@@ -1,0 +1,36 @@
+"""Everything one app instance owns (settings, knowledge base, services, store, logger, authenticator),
+kept on `app.extensions`, never on module globals: tests get a clean app each, and nothing of one request
+outlives it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import current_app
+
+from ..coding.lines import ModifierPolicy
+from ..config import Settings
+from ..knowledge.model import Knowledge
+from ..protocol.declarations import CdsService
+from ..protocol.prefetch.allowlist import FhirAllowlist
+from ..security.authenticator import Authenticator
+from ..store.store import Store
+
+EXTENSION = "cpt64640"
+
+
+@dataclass
+class Environment:
+    settings: Settings
+    kb: Knowledge
+    services: dict[str, CdsService]
+    store: Store
+    logger: logging.Logger
+    policy: ModifierPolicy
+    authenticator: Authenticator | None  # None: development mode, nobody is checked
+    allowlist: FhirAllowlist
+
+
+def env() -> Environment:
+    return current_app.extensions[EXTENSION]

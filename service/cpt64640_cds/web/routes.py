@@ -1,0 +1,160 @@
+"""The routes: discovery, the service call, feedback, OpenAPI, metrics and health. No coding logic lives
+here; a hook call is `pipeline.run`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, Response, g, request
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from .. import pipeline
+from ..errors import ApiError, Issue
+from ..logs import event
+from ..protocol import contract
+from ..protocol.declarations import CdsService
+from ..protocol.prefetch.deadline import Deadline
+from ..security.authenticator import AuthError
+from . import metrics, openapi
+from .environment import Environment, env
+from .http import OPEN_PATHS, error_response, json_response, read_json, route_label
+
+bp = Blueprint("cds", __name__)
+
+
+@bp.before_app_request
+def _authenticate() -> Response | None:
+    """Every CDS Hooks call carries the client's JWT (discovery, services, feedback); preflight does not."""
+    environment = env()
+    if request.method == "OPTIONS" or request.path in OPEN_PATHS or environment.authenticator is None:
+        return None
+    base = environment.settings.public_base_url.rstrip("/") or request.host_url.rstrip("/")
+    try:
+        g.claims = environment.authenticator.verify(request.headers.get("Authorization"), base + request.path)
+    except AuthError as exc:
+        # The reason goes to the log and metrics only; the caller learns nothing (CDS Hooks best practice).
+        metrics.AUTH_FAILURES.labels(exc.reason).inc()
+        event(environment.logger, "auth-failed", logging.WARNING, reason=exc.reason, path=route_label())
+        response = error_response(401, [Issue("login", "authentication required")])
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    return None
+
+
+def _service(service_id: str) -> CdsService:
+    service = env().services.get(service_id)
+    if service is None:
+        raise ApiError(404, [Issue("not-found", f"no CDS service with id {service_id!r}; see /cds-services")])
+    return service
+
+
+@bp.get("/cds-services")
+def discovery() -> Response:
+    environment = env()
+    return json_response({"services": [s.discovery(environment.kb.version) for s in environment.services.values()]})
+
+
+@bp.get("/openapi.json")
+def openapi_document() -> Response:
+    environment = env()
+    services = [s.discovery(environment.kb.version) for s in environment.services.values()]
+    return json_response(openapi.document(services, environment.kb.version))
+
+
+@bp.get("/metrics")
+def metrics_endpoint() -> Response:
+    body, content_type = metrics.exposition()
+    return Response(body, mimetype=content_type.split(";")[0], content_type=content_type)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    environment = env()
+    return json_response({"status": "ok", "ruleSetVersion": environment.kb.version})
+
+
+@bp.post("/cds-services/<service_id>")
+def call_service(service_id: str) -> Response:
+    environment = env()
+    started = time.monotonic()
+    deadline = Deadline.after_ms(environment.settings.request_deadline_ms)
+    label = service_id if service_id in environment.services else "unknown"  # never log client-chosen text
+    fields: dict[str, Any] = {"service": label}
+    status = 500
+    try:
+        service = _service(service_id)
+        body = read_json()
+        if isinstance(body, dict) and isinstance(body.get("hookInstance"), str):
+            fields["hookInstance"] = body["hookInstance"][:64]
+        claims = g.get("claims")
+        issuer = environment.authenticator.issuers.get(claims.iss) if claims and environment.authenticator else None
+        result = pipeline.run(
+            service,
+            body,
+            kb=environment.kb,
+            policy=environment.policy,
+            settings=environment.settings,
+            deadline=deadline,
+            today=date.today(),
+            logger=environment.logger,
+            allowlist=environment.allowlist,
+            bound_to=issuer.fhir_servers if issuer else None,
+        )
+        fields.update(rules=result.rule_ids, prefetch=result.prefetch.log_view(), cards=len(result.cards))
+        _count(result)
+        if result.dropped:
+            fields["droppedEntries"] = result.dropped
+        _record_cards(environment, service.id, body["hookInstance"], result.cards)
+        status = 200
+        return json_response({"cards": result.cards})
+    except ApiError as exc:
+        status = exc.status
+        fields["issues"] = [i.expression or i.code for i in exc.issues]
+        raise
+    except HTTPException as exc:
+        status = exc.code or 500
+        raise
+    finally:
+        elapsed = time.monotonic() - started
+        metrics.REQUESTS.labels(label, str(status)).inc()
+        metrics.LATENCY.labels(label).observe(elapsed)
+        fields.update(status=status, durationMs=round(elapsed * 1000))
+        if g.get("claims"):
+            fields.update(iss=g.claims.iss, tenant=g.claims.tenant, jti=g.claims.jti)
+        event(environment.logger, "hook", **fields)
+
+
+def _count(result: pipeline.Result) -> None:
+    for card in result.cards:
+        metrics.RULES.labels(card["source"]["topic"]["code"]).inc()
+    for key, entry in result.prefetch.keys.items():
+        metrics.PREFETCH.labels(key, entry.source).inc()
+        if entry.source == "fetched" and entry.ms is not None:
+            metrics.FETCH.labels(key).observe(entry.ms / 1000)
+
+
+def _record_cards(environment: Environment, service_id: str, hook_instance: str, cards: list[dict[str, Any]]) -> None:
+    """Remember which rule issued each card, for feedback. A store outage must not cost the clinician the
+    cards: it is logged and the answer goes out."""
+    try:
+        environment.store.record_cards(service_id, hook_instance, cards)
+    except SQLAlchemyError as exc:
+        event(environment.logger, "card-record-failed", logging.ERROR, service=service_id, error=type(exc).__name__)
+
+
+@bp.post("/cds-services/<service_id>/feedback")
+def feedback(service_id: str) -> Response:
+    environment = env()
+    service = _service(service_id)
+    body = read_json()
+    contract.check("feedback", body)
+    items = body.get("feedback", [body])
+    stored = environment.store.store_feedback(service.id, items)
+    for item in items:
+        metrics.FEEDBACK.labels(service.id, item["outcome"]).inc()
+    event(environment.logger, "feedback", service=service.id, received=len(items), stored=stored)
+    return json_response({"received": len(items), "stored": stored})
