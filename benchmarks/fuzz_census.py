@@ -18,12 +18,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cpt64640_cds.web.app import create_app  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-
 from tests.conftest import SELECT, SIGN, check_response  # noqa: E402
 from tests.test_fuzz_bundles import mutated  # noqa: E402
+
+from cpt64640_cds.web.app import create_app  # noqa: E402
 
 
 def main() -> None:

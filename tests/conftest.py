@@ -25,12 +25,13 @@ from typing import Any
 
 import pytest
 import requests
+from fhir.resources.R4B import get_fhir_model_class
+
 from cpt64640_cds.protocol import contract
 from cpt64640_cds.protocol.prefetch.templates import resolve_template
 from cpt64640_cds.protocol.services import all_services
 from cpt64640_cds.tools.fhirserver import FixtureStore, create_fhir_app
 from cpt64640_cds.web.app import create_app
-from fhir.resources.R4B import get_fhir_model_class
 
 # Tests run the service in development mode unless a test asks for authentication (tests/test_security.py).
 os.environ["CDS_AUTH"] = "off"

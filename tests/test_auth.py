@@ -22,6 +22,10 @@ from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
 from cpt64640_cds.security.authenticator import Authenticator, AuthError, Claims
 from cpt64640_cds.security.issuers import (
     SANDBOX_ISSUER,
@@ -31,9 +35,6 @@ from cpt64640_cds.security.issuers import (
     sandbox_preset,
 )
 from cpt64640_cds.security.replay_cache import MemoryReplayCache
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 EXAMPLES = Path(__file__).resolve().parent / "examples" / "cds-hooks"
 ISS = "https://ehr.example.org"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from cpt64640_cds.web.app import create_app
 
 from .conftest import SIGN

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from cpt64640_cds.protocol import contract
 from cpt64640_cds.protocol.declarations import CdsService, Prefetch
 

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+
 from cpt64640_cds.facts.extract import extract
 from cpt64640_cds.fhir.record import build
 from cpt64640_cds.knowledge.loader import load

@@ -7,6 +7,7 @@ import time
 
 import pytest
 import requests
+
 from cpt64640_cds.tools.fhirserver import FixtureStore
 
 TOKEN = "t0k3n"

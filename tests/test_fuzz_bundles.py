@@ -18,10 +18,11 @@ import os
 import re
 from typing import Any
 
-from cpt64640_cds.knowledge.loader import load as load_knowledge
-from cpt64640_cds.protocol.services import all_services
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from cpt64640_cds.knowledge.loader import load as load_knowledge
+from cpt64640_cds.protocol.services import all_services
 
 from .conftest import SELECT, SIGN, check_response
 

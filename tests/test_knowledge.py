@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from cpt64640_cds.knowledge.loader import FILES, KNOWLEDGE_DIR, KnowledgeError, load
 
 

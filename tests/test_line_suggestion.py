@@ -6,6 +6,7 @@ import copy
 from datetime import date
 
 import pytest
+
 from cpt64640_cds.coding.lines import Line, ModifierPolicy, apply
 from cpt64640_cds.web.app import create_app
 

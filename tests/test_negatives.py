@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+
 from cpt64640_cds.coding.choice import code_episodes
 from cpt64640_cds.coding.lines import ModifierPolicy
 from cpt64640_cds.facts.extract import extract

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+
 from cpt64640_cds.protocol import contract
 
 from .conftest import EXAMPLES, SELECT, SIGN, load, post_hook

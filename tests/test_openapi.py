@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cpt64640_cds.protocol import contract
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 from openapi_spec_validator.validation import OpenAPIV31SpecValidator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+
+from cpt64640_cds.protocol import contract
 
 from .conftest import EXAMPLES, SELECT, SIGN, fixture_request, load, null_prefetch
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import requests
+
 from cpt64640_cds.protocol.prefetch.templates import resolve_template
 from cpt64640_cds.web.app import create_app
 

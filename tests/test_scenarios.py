@@ -5,6 +5,7 @@ The replayer (cpt64640_cds.tools.replay) drives the running service as an EHR wo
 from __future__ import annotations
 
 import pytest
+
 from cpt64640_cds.tools.replay import OverHttp, discover, replay
 
 from .conftest import FIXTURES

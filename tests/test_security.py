@@ -15,9 +15,10 @@ import uuid
 import jwt
 import pytest
 import requests
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from cpt64640_cds.config import ConfigError
 from cpt64640_cds.web.app import create_app
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from .conftest import SIGN, fetching, fixture_request, free_port, null_prefetch, post_hook, start_service
 

@@ -13,10 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from cpt64640_cds.store.store import Store
-from cpt64640_cds.store.tables import metadata
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
+
+from cpt64640_cds.store.store import Store
+from cpt64640_cds.store.tables import metadata
 
 from .conftest import ROOT, SIGN, start_service
 
