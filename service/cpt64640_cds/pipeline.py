@@ -18,7 +18,7 @@ from .coding.lines import ModifierPolicy
 from .config import Settings
 from .facts.extract import extract
 from .fhir.record import build
-from .knowledge.model import Knowledge
+from .knowledge.base import Knowledge
 from .logs import event
 from .protocol import contract
 from .protocol.declarations import CdsService

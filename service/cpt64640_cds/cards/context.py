@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..facts.model import Facts
-from ..knowledge.model import Knowledge
+from ..knowledge.base import Knowledge
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ def _card(finding: Finding, ctx: CardContext) -> dict[str, Any]:
 
 def _suggestion(option: Option, ctx: CardContext) -> dict[str, Any] | None:
     # FHIR transaction order: deletes, then creates, then updates.
-    actions = [
+    actions: list[dict[str, Any]] = [
         {"type": "delete", "description": f"Remove {reference}", "resourceId": reference}
         for reference in option.deletes
     ]

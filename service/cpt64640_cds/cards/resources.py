@@ -12,8 +12,7 @@ from pydantic import ValidationError
 
 from ..coding.lines import Line
 from ..facts.model import Indication
-from ..fhir.elements import CPT_SYSTEMS
-from ..knowledge.model import Knowledge
+from ..knowledge.base import Knowledge
 from ..rules.findings import ModifierUpdate, OrderUpdate
 from .context import CardContext
 
@@ -48,11 +47,11 @@ def recode_action(update: OrderUpdate, ctx: CardContext) -> dict[str, Any] | Non
     order = _pruned(original)
     concept = order["code"] if isinstance(order.get("code"), dict) else {}
     order["code"] = concept
-    existing = concept.get("coding") if isinstance(concept.get("coding"), list) else []
+    existing: list[Any] = concept["coding"] if isinstance(concept.get("coding"), list) else []
     codings = [
         c
         for c in existing
-        if isinstance(c, dict) and not (c.get("system") in CPT_SYSTEMS and c.get("code") in update.remove)
+        if isinstance(c, dict) and not (c.get("system") in ctx.kb.cpt_systems and c.get("code") in update.remove)
     ]
     entry = ctx.kb.codes[update.code]
     codings.append({"system": ctx.kb.cpt_system, "code": update.code, "display": entry.display})

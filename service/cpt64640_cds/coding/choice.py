@@ -2,8 +2,9 @@
 
 Pure function of an episode and the knowledge base, shared by the rules: line-suggestion takes the 64640
 choices, more-specific-code the other destruction codes, not-neurolytic the blocks, chemodenervation,
-pulsed RF and cryoneurolysis. The order of the checks follows coding-64640.md §1b (selection rule of thumb):
-what was done first (destruction, block, toxin, cryo, pulsed RF), then the most specific nerve code.
+pulsed RF and cryoneurolysis. The order of the checks is the selection rule of thumb (docs/sources.md): what
+was done first (destruction, block, toxin, cryo, pulsed RF), then the most specific nerve code; the fallback
+codes (64640 itself, the other-nerve block, the unlisted code) are the knowledge base's.
 """
 
 from __future__ import annotations
@@ -14,11 +15,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..facts.model import NerveEpisode
-from ..knowledge.model import DestructionOption, Knowledge
+from ..knowledge.base import Knowledge
+from ..knowledge.codes import DestructionOption
 
-OTHER_NERVE = "64640"
-OTHER_NERVE_BLOCK = "64450"
-UNLISTED = "64999"
 Category = Literal["line", "specific", "choose", "not-neurolytic"]
 
 
@@ -31,9 +30,15 @@ class Choice:
     add_on_units: int = 0
     alternatives: tuple[str, ...] = ()
     target: str | None = None  # what a chemodenervation line names instead of a nerve
+    family: str | None = None  # the code family named when no single code is proposed
     reason: str = ""
     confirmed: bool = True
     source: tuple[str, ...] = ()
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The codes offered: the alternatives to choose from, else the one code, else none."""
+        return self.alternatives or ((self.code,) if self.code else ())
 
 
 def _joint_count(episode: NerveEpisode) -> int:
@@ -70,14 +75,15 @@ def _fits(option: DestructionOption, episode: NerveEpisode, modality: str) -> bo
 def _destruction(episode: NerveEpisode, kb: Knowledge) -> Choice | None:
     modality = episode.treatment if episode.treatment in ("chemical", "thermal") else "chemical"
     nerve = episode.nerve
+    other_nerve = kb.fallbacks.other_nerve
     if nerve is None:
         if episode.nerve_text:
-            return Choice("line", OTHER_NERVE, 1, reason="a peripheral nerve no more specific code names")
-        if any(c != OTHER_NERVE and kb.family(c) == "neurolytic-destruction" for c in episode.cpt_codes):
+            return Choice("line", other_nerve, 1, reason="a peripheral nerve no more specific code names")
+        if any(c != other_nerve and (f := kb.family_of(c)) and f.claims_destruction for c in episode.cpt_codes):
             return None  # coded with a more specific destruction code and no nerve named: nothing to say
         # A 64640 order that names no nerve is still 64640: no line can be billed, and the necessity and
         # documentation rules say what the record lacks.
-        return Choice("line", OTHER_NERVE, 1, reason="neurolytic destruction of a nerve the record does not name")
+        return Choice("line", other_nerve, 1, reason="neurolytic destruction of a nerve the record does not name")
     option = next((o for o in nerve.destruction if _fits(o, episode, modality)), None)
     if option is None:
         thermal_options = [o for o in nerve.destruction if modality in o.modalities and o.spinal_regions]
@@ -93,7 +99,7 @@ def _destruction(episode: NerveEpisode, kb: Knowledge) -> Choice | None:
             )
         return Choice(
             "specific",
-            UNLISTED,
+            kb.fallbacks.unlisted,
             1,
             reason=f"no CPT code describes {modality} destruction of the {nerve.name}",
             confirmed=False,
@@ -110,13 +116,13 @@ def _destruction(episode: NerveEpisode, kb: Knowledge) -> Choice | None:
             source=option.source,
         )
     base, extra = _units(option, episode)
-    category: Category = "line" if option.code == OTHER_NERVE else "specific"
+    category: Category = "line" if option.code == other_nerve else "specific"
     reason = (
         "a peripheral nerve no more specific code names"
         if category == "line"
         else f"the {nerve.name} has its own code ({kb.codes[option.code].display})"
     )
-    if option.code == UNLISTED:
+    if option.code == kb.fallbacks.unlisted:
         reason = f"CPT reports {modality} destruction of the {nerve.name} with the unlisted code"
     return Choice(
         category,
@@ -137,17 +143,18 @@ def _chemodenervation(episode: NerveEpisode, kb: Knowledge) -> Choice:
         region = kb.chemo_nerve_regions.get(episode.nerve.region)
     target = next((t for t in kb.chemo_targets if t.region == region), None)
     if target is None:
+        codes = kb.fallbacks.chemodenervation
         return Choice(
             "not-neurolytic",
-            "64642",
+            codes[0],
             1,
-            alternatives=("64642", "64644", "64646", "64647"),
+            alternatives=codes,
             target="muscles injected",
             reason="botulinum toxin into muscle is chemodenervation, coded by the muscles injected",
-            source=("coding-64640.md §1b (64642-64647)",),
+            source=kb.fallbacks.source,
         )
-    many = target.many is not None and target.many_from is not None and counts[region] >= target.many_from
-    code = target.many if many and target.many else target.few
+    many = target.codes.many is not None and target.many_from is not None and counts[target.region] >= target.many_from
+    code = target.codes.many if many and target.codes.many else target.codes.few
     return Choice(
         "not-neurolytic",
         code,
@@ -162,17 +169,19 @@ def _chemodenervation(episode: NerveEpisode, kb: Knowledge) -> Choice:
 def choose(episode: NerveEpisode, kb: Knowledge) -> Choice | None:
     treatment, nerve = episode.treatment, episode.nerve
     if treatment == "block":
-        code = nerve.block_code if nerve and nerve.block_code else OTHER_NERVE_BLOCK
-        if nerve is not None and nerve.id == "facet":
-            # The facet injection family (64490-64495) is not confirmed in our sources: name it, propose nothing.
+        if nerve is not None and nerve.block_family is not None:
+            # A block family our sources do not confirm: name it, propose no code.
+            family = nerve.block_family
             return Choice(
                 "not-neurolytic",
                 None,
                 1,
-                reason="anaesthetic and/or steroid on the medial branches is a facet joint block (64490-64495)",
-                confirmed=False,
-                source=("coding-64640.md §7 (Facet medial branches)",),
+                family=f"{family.name} ({family.codes})",
+                reason=f"{family.reason} ({family.codes})",
+                confirmed=family.confirmed,
+                source=family.source,
             )
+        code = nerve.block_code if nerve and nerve.block_code else kb.fallbacks.other_nerve_block
         return Choice(
             "not-neurolytic",
             code,
@@ -185,21 +194,22 @@ def choose(episode: NerveEpisode, kb: Knowledge) -> Choice | None:
         modality = kb.modalities["pulsed-rf"]
         return Choice(
             "not-neurolytic",
-            modality.code or UNLISTED,
+            modality.code or kb.fallbacks.unlisted,
             1,
             reason="pulsed radiofrequency does not destroy the nerve: CPT sends it to the unlisted code",
-            source=kb.codes[UNLISTED].source,
+            source=kb.codes[kb.fallbacks.unlisted].source,
         )
     if treatment == "cryo":
-        code = kb.modalities["cryo"].codes_by_region.get(nerve.region if nerve else "", UNLISTED)
+        unlisted = kb.fallbacks.unlisted
+        code = kb.modalities["cryo"].codes_by_region.get(nerve.region, unlisted) if nerve else unlisted
         return Choice(
             "not-neurolytic",
             code,
             1,
             reason="cryoneurolysis is reported with the Category III cryoablation codes, not 64640"
-            if code != UNLISTED
+            if code != unlisted
             else "cryoneurolysis is not 64640, and no cryoablation code covers this region",
-            confirmed=kb.codes[code].confirmed and code != UNLISTED,
+            confirmed=kb.codes[code].confirmed and code != unlisted,
             source=kb.codes[code].source,
         )
     if treatment == "botulinum-toxin":

@@ -1,7 +1,7 @@
 """Billing lines: episodes with their chosen code turned into lines, and the modifier policy.
 
 Planning groups episodes into one line per code, distinct nerve, side and encounter (or date): the same
-nerve and side twice in one encounter is one line (seed: Multiple Injections). Add-on codes become lines of
+nerve and side twice in one encounter is one line (sources.md#multiple-injections). Add-on codes become lines of
 their own. Modifiers (docs/cards.md): RT or LT on every line of a sided nerve whose code takes laterality;
 among lines with the same code and laterality on one date, every line after the first carries 59 (or XS);
 left and right of one nerve are two lines, or, in the bilateral-50 payer profile, one line with 50.
@@ -10,15 +10,13 @@ left and right of one nerve are two lines, or, in the bilateral-50 payer profile
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 
 from ..facts.model import Indication, NerveEpisode
-from ..knowledge.model import Knowledge
+from ..knowledge.base import Knowledge
 from .choice import Choice
-
-LATERALITY = {"right": "RT", "left": "LT"}
 
 
 @dataclass(frozen=True)
@@ -48,8 +46,17 @@ class Line:
 
 @dataclass(frozen=True)
 class ModifierPolicy:
+    """Which modifiers lines carry: the side's (RT, LT, or 50 for both), and the distinct-service modifier on
+    the 2nd+ line with the same code and side (59 or XS, a deployment setting)."""
+
+    laterality: Mapping[str, str]  # right | left | bilateral -> modifier
     distinct_modifier: str = "59"
     bilateral_as_50: bool = False
+
+    @classmethod
+    def of(cls, kb: Knowledge, distinct_modifier: str = "59", bilateral_as_50: bool = False) -> ModifierPolicy:
+        sides = ("right", "left", "bilateral")
+        return cls({side: kb.modifier_for(side) for side in sides}, distinct_modifier, bilateral_as_50)
 
 
 def plan(
@@ -111,7 +118,6 @@ def _bilateral(lines: list[Line]) -> list[Line]:
         merged = replace(
             twin,
             side="bilateral",
-            modifiers=("50",),
             services=tuple(dict.fromkeys(twin.services + line.services)),
             reasons=tuple(dict.fromkeys(twin.reasons + line.reasons)),
             performed=twin.performed or line.performed,
@@ -127,7 +133,7 @@ def apply(lines: list[Line], policy: ModifierPolicy) -> list[Line]:
     seen: Counter[tuple[object, str, str | None]] = Counter()
     out = []
     for line in lines:
-        laterality = "50" if line.side == "bilateral" else LATERALITY.get(line.side or "")
+        laterality = policy.laterality.get(line.side or "")
         key = (line.date, line.code, laterality)
         modifiers = [laterality] if laterality else []
         if seen[key]:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from ..fhir.elements import cpt_codes, first_date, reference_to, texts_of
+from fhir.resources.R4B.medicationrequest import MedicationRequest
+from fhir.resources.R4B.medicationstatement import MedicationStatement
+from fhir.resources.R4B.procedure import Procedure
+
+from ..fhir.elements import codes_in, first_date, reference_to, texts_of
 from ..fhir.record import Record
-from ..knowledge.model import Knowledge
+from ..knowledge.base import Knowledge
 from ..reading.text import read
 from .documents import Document
 from .model import (
@@ -19,29 +23,32 @@ def conservative_care(
 ) -> list[ConservativeCare]:
     """Less invasive care tried before: earlier procedures, pain and spasticity medications, notes."""
     found: list[ConservativeCare] = []
-    for procedure in record.of_type("Procedure"):
+    for procedure in record.of_type(Procedure):
         reference = reference_to(procedure)
         if reference in episode_sources or procedure.status not in ("completed", "in-progress"):
             continue
         when = first_date(procedure.performedDateTime, procedure.performedPeriod)
         if when is not None and when > today:
             continue
-        codes, _ = cpt_codes(procedure.code, "code")
-        if any(kb.family(code) == "nerve-block" for code in codes):
-            found.append(ConservativeCare(reference, "procedure:diagnostic-block", "code"))
+        codes, _ = codes_in(procedure.code, "code", kb.cpt_systems)
+        for kind in dict.fromkeys(f.prior_care for code in codes if (f := kb.family_of(code)) and f.prior_care):
+            found.append(ConservativeCare(reference, kind, "code"))
         for text, path in texts_of(procedure.code, "code"):
             found += [ConservativeCare(reference, kind, path) for kind in sorted(read(text, path, kb).conservative)]
         for i, note in enumerate(procedure.note or []):
             if note.text:
                 kinds = read(note.text, f"note[{i}].text", kb).conservative
                 found += [ConservativeCare(reference, kind, f"note[{i}].text") for kind in sorted(kinds)]
-    for resource_type in ("MedicationStatement", "MedicationRequest"):
-        for medication in record.of_type(resource_type):
-            if medication.status == "entered-in-error" or medication.medicationCodeableConcept is None:
-                continue
-            for text, path in texts_of(medication.medicationCodeableConcept, "medicationCodeableConcept"):
-                kinds = {k for k in read(text, path, kb).conservative if k.startswith("medication:")}
-                found += [ConservativeCare(reference_to(medication), kind, path) for kind in sorted(kinds)]
+    medications: list[MedicationStatement | MedicationRequest] = [
+        *record.of_type(MedicationStatement),
+        *record.of_type(MedicationRequest),
+    ]
+    for medication in medications:
+        if medication.status == "entered-in-error" or medication.medicationCodeableConcept is None:
+            continue
+        for text, path in texts_of(medication.medicationCodeableConcept, "medicationCodeableConcept"):
+            kinds = {k for k in read(text, path, kb).conservative if k.startswith("medication:")}
+            found += [ConservativeCare(reference_to(medication), kind, path) for kind in sorted(kinds)]
     for document in documents:
         found += [ConservativeCare(document.reference, kind, "content") for kind in sorted(document.found.conservative)]
     return list(dict.fromkeys(found))

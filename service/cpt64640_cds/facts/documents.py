@@ -9,10 +9,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ..fhir.elements import RXNORM, first_date, reference_to, relative, texts_of
+from fhir.resources.R4B.documentreference import DocumentReference
+from fhir.resources.R4B.medicationadministration import MedicationAdministration
+
+from ..fhir.elements import first_date, reference_to, relative, texts_of
 from ..fhir.record import Record
-from ..knowledge.model import Knowledge
-from ..reading.text import AgentMention, TextFindings, read
+from ..knowledge.base import Knowledge
+from ..reading.findings import AgentMention, TextFindings
+from ..reading.text import read
 
 
 def _document_texts(document: Any) -> Iterator[tuple[str, str]]:
@@ -42,7 +46,7 @@ class Document:
 
 def read_documents(record: Record, kb: Knowledge) -> list[Document]:
     documents = []
-    for document in record.of_type("DocumentReference"):
+    for document in record.of_type(DocumentReference):
         if document.status == "entered-in-error":
             continue
         found = TextFindings()
@@ -68,7 +72,7 @@ def administrations_by_procedure(
 ) -> dict[str, list[tuple[str, TextFindings, float | None]]]:
     """MedicationAdministrations by the Procedure they are part of: (reference, what they say, volume in mL)."""
     by_procedure: dict[str, list[tuple[str, TextFindings, float | None]]] = {}
-    for administration in record.of_type("MedicationAdministration"):
+    for administration in record.of_type(MedicationAdministration):
         if administration.status in ("entered-in-error", "not-done"):
             continue
         found = TextFindings()
@@ -77,9 +81,7 @@ def administrations_by_procedure(
             found.merge(read(text, path, kb))
         if medication is not None and not found.agents:
             for i, coding in enumerate(medication.coding or []):
-                agent = next(
-                    (a for a in kb.agents.values() if coding.system == RXNORM and coding.code in a.rxnorm), None
-                )
+                agent = kb.agent_by_code(coding.system, coding.code) if coding.system == kb.rxnorm_system else None
                 if agent is not None:
                     found.agents.append(
                         AgentMention(agent.id, agent.klass, None, None, f"medicationCodeableConcept.coding[{i}]")

@@ -7,10 +7,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..fhir.elements import RXNORM, concepts, cpt_codes, first_date, reference_to, relative, texts_of
+from ..fhir.elements import codes_in, concepts, first_date, reference_to, relative, texts_of
 from ..fhir.record import Record
-from ..knowledge.model import Knowledge
-from ..reading.text import AgentMention, TextFindings, read
+from ..knowledge.base import Knowledge
+from ..knowledge.fields import Stage, Treatment
+from ..reading.findings import AgentMention, TextFindings
+from ..reading.text import read
 from .documents import Document, linked
 from .indications import reasons_of, supporting
 from .model import (
@@ -18,8 +20,6 @@ from .model import (
     Dose,
     Evidence,
     NerveEpisode,
-    Stage,
-    Treatment,
 )
 from .nerves import nerve_mentions, split_sides
 
@@ -45,15 +45,7 @@ def _reading(resource: Any, kb: Knowledge) -> TextFindings:
 def _coded_agents(resource: Any, kb: Knowledge) -> Iterator[AgentMention]:
     for concept, path in concepts(resource, "usedCode"):
         for i, coding in enumerate(concept.coding or []):
-            agent = next(
-                (
-                    a
-                    for a in kb.agents.values()
-                    if (coding.system == RXNORM and coding.code in a.rxnorm)
-                    or (coding.system == kb.snomed_system and coding.code in a.snomed)
-                ),
-                None,
-            )
+            agent = kb.agent_by_code(coding.system, coding.code)
             if agent is not None:
                 yield AgentMention(agent.id, agent.klass, None, None, f"{path}.coding[{i}]")
 
@@ -72,12 +64,7 @@ def _treatment(found: TextFindings, doses: Iterable[Dose], codes: Iterable[str],
         return "botulinum-toxin"
     if classes & {"local-anaesthetic", "steroid"}:
         return "block"
-    families = {kb.family(code) for code in codes}
-    if "cryoablation" in families:
-        return "cryo"
-    if "chemodenervation" in families:
-        return "botulinum-toxin"
-    return None
+    return kb.treatment_of(frozenset(codes))
 
 
 @dataclass(frozen=True)
@@ -96,7 +83,7 @@ def episodes_of(resource: Any, stage: Stage, ctx: EpisodeContext) -> list[NerveE
     kb, context_encounter, administrations = ctx.kb, ctx.encounter, ctx.administrations
     codes, code_fields = [], []
     for concept, path in concepts(resource, "code"):
-        found_codes, found_fields = cpt_codes(concept, path)
+        found_codes, found_fields = codes_in(concept, path, kb.cpt_systems)
         codes += found_codes
         code_fields += found_fields
     snomed_modalities = {
@@ -116,7 +103,7 @@ def episodes_of(resource: Any, stage: Stage, ctx: EpisodeContext) -> list[NerveE
         extra_evidence.append(Evidence(ma_reference, tuple(sorted(ma_found.fields)) or ("medicationCodeableConcept",)))
     treatment = _treatment(found, doses, codes, kb)
     claims = (
-        any(kb.family(code) == "neurolytic-destruction" for code in codes)
+        any(family.claims_destruction for code in codes if (family := kb.family_of(code)))
         or found.neurolysis
         or bool(snomed_modalities)
     )

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from datetime import date
 
+from fhir.resources.R4B.chargeitem import ChargeItem
+from fhir.resources.R4B.procedure import Procedure
+
 from ..fhir.elements import relative
 from ..fhir.record import Record
-from ..knowledge.model import Knowledge
+from ..knowledge.base import Knowledge
 from .conservative import conservative_care
 from .documents import administrations_by_procedure, read_documents
 from .episodes import EpisodeContext, episodes_of
@@ -45,7 +48,7 @@ def extract(record: Record, kb: Knowledge, today: date) -> Facts:
         record, kb, encounter, administrations_by_procedure(record, kb), read_documents(record, kb), facts.conditions
     )
     for order in record.draft_orders:
-        if order.get_resource_type() != "ServiceRequest" or order.status in SKIPPED_ORDER_STATUSES:
+        if order.status in SKIPPED_ORDER_STATUSES:
             continue
         service = guidance_service(order, "order", encounter, kb)
         em = em_service(order, "order", kb)
@@ -55,7 +58,7 @@ def extract(record: Record, kb: Knowledge, today: date) -> Facts:
             facts.em_services.append(em)
         elif record.in_focus(order):
             facts.episodes.extend(episodes_of(order, "order", ctx))
-    for procedure in record.of_type("Procedure"):
+    for procedure in record.of_type(Procedure):
         if procedure.status != "completed":
             continue
         em = em_service(procedure, "performed", kb)
@@ -69,7 +72,7 @@ def extract(record: Record, kb: Knowledge, today: date) -> Facts:
             facts.guidance_services.append(service)
         else:
             facts.episodes.extend(episodes_of(procedure, "performed", ctx))
-    for item in record.of_type("ChargeItem"):
+    for item in record.of_type(ChargeItem):
         if item.status not in ("entered-in-error", "not-billable"):
             em = em_service(item, "performed", kb)
             if em is not None:

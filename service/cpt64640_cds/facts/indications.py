@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from fhir.resources.R4B.condition import Condition
+
 from ..fhir.elements import reference_to, relative, texts_of
 from ..fhir.record import Record
-from ..knowledge.model import Knowledge
+from ..knowledge.base import Knowledge
 from ..reading.text import read
 from .model import (
     Coding,
@@ -44,7 +46,7 @@ def _active(condition: Any) -> bool:
 def conditions_of(record: Record, kb: Knowledge) -> list[ConditionFact]:
     return [
         ConditionFact(indication_of(c.code, kb, reference_to(c)), _active(c))
-        for c in record.of_type("Condition")
+        for c in record.of_type(Condition)
         if c.code
     ]
 

@@ -7,15 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
 
 from ..fhir.record import Dropped
-from ..knowledge.model import Nerve
-
-Stage = Literal["order", "performed"]
-
-# What was done to the nerve, read from agents, modality words and codes.
-Treatment = Literal["chemical", "thermal", "pulsed-rf", "cryo", "botulinum-toxin", "block"]
+from ..knowledge.codes import Nerve
+from ..knowledge.fields import Stage, Treatment
 
 
 @dataclass(frozen=True)

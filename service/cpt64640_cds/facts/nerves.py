@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..fhir.elements import concepts, texts_of
-from ..knowledge.model import Knowledge, Nerve
+from ..knowledge.base import Knowledge
+from ..knowledge.codes import Nerve
 from ..reading.lexicon import lexicon
 from ..reading.phrases import Match, normalize
-
-_NERVE_WORDS = frozenset({"nerve", "nerves", "branch", "branches"})
 
 
 def coded_sides(concepts: list[Any], kb: Knowledge) -> list[str]:
@@ -86,7 +85,7 @@ def nerve_mentions(resource: Any, kb: Knowledge) -> tuple[list[Mention], list[st
         for match in reversed(written):
             rest = rest[: match.start] + rest[match.end :]
         rest = " ".join(rest.split())
-        if _NERVE_WORDS.intersection(rest.split()):
+        if kb.nerve_words.intersection(rest.split()):
             unmatched.append((rest, path))
     if not mentions and unmatched:
         mentions = [Mention(None, text, None, path) for text, path in unmatched[:1]]

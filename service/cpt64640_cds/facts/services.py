@@ -4,11 +4,15 @@ and imaging studies that show guidance."""
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any
 
-from ..fhir.elements import cpt_codes, first_date, reference_to, relative, texts_of
+from fhir.resources.R4B.imagingstudy import ImagingStudy
+
+from ..fhir.elements import codes_in, first_date, reference_to, relative, texts_of
 from ..fhir.record import Record
-from ..knowledge.model import Knowledge
+from ..knowledge.base import Knowledge
+from ..knowledge.fields import Stage
 from ..reading.lexicon import lexicon
 from ..reading.phrases import normalize
 from ..reading.text import read
@@ -17,7 +21,6 @@ from .model import (
     Evidence,
     GuidanceService,
     ImagingFact,
-    Stage,
 )
 
 
@@ -25,7 +28,7 @@ def guidance_service(
     resource: Any, stage: Stage, context_encounter: str | None, kb: Knowledge
 ) -> GuidanceService | None:
     concept = getattr(resource, "code", None)
-    codes, fields = cpt_codes(concept, "code")
+    codes, fields = codes_in(concept, "code", kb.cpt_systems)
     encounter = relative(resource.encounter) or context_encounter
     if stage == "order":
         when = first_date(resource.occurrenceDateTime, resource.occurrencePeriod, resource.authoredOn)
@@ -63,7 +66,7 @@ def guidance_service(
 
 def imaging_of(record: Record, kb: Knowledge) -> list[ImagingFact]:
     studies = []
-    for study in record.of_type("ImagingStudy"):
+    for study in record.of_type(ImagingStudy):
         if study.status in ("entered-in-error", "cancelled"):
             continue
         codes = [c for c in study.modality or [] if c.system in (kb.dicom_system, None)]
@@ -81,7 +84,10 @@ def imaging_of(record: Record, kb: Knowledge) -> list[ImagingFact]:
     return studies
 
 
-_EM_MODIFIER_TEXT = re.compile(r"\b(992\d\d)\s*-\s*(25)\b|\bmodifier\s*25\b|-25\b")
+@cache
+def _separate_visit_text(modifier: str) -> re.Pattern[str]:
+    """The separate-visit modifier written in a code's text: "99213-25", "99213 - 25", "modifier 25"."""
+    return re.compile(rf"\b(992\d\d)\s*-\s*({modifier})\b|\bmodifier\s*{modifier}\b|-{modifier}\b")
 
 
 def _modifier_codes(element: Any) -> set[str]:
@@ -102,15 +108,16 @@ def _modifier_codes(element: Any) -> set[str]:
 
 def em_service(resource: Any, stage: Stage, kb: Knowledge) -> EmService | None:
     concept = getattr(resource, "code", None)
-    codes, fields = cpt_codes(concept, "code")
+    codes, fields = codes_in(concept, "code", kb.cpt_systems)
     em = next(((c, f) for c, f in zip(codes, fields, strict=True) if kb.family(c) == "evaluation-management"), None)
-    if em is None:
+    if em is None or concept is None:
         return None
     modifiers = _modifier_codes(resource) | _modifier_codes(concept)
     for coding in concept.coding or []:
         modifiers |= _modifier_codes(coding)
-    if concept.text and _EM_MODIFIER_TEXT.search(concept.text):
-        modifiers.add("25")
+    separate = kb.modifier_for("separate-evaluation")
+    if concept.text and _separate_visit_text(separate).search(concept.text):
+        modifiers.add(separate)
     if resource.get_resource_type() == "ChargeItem":
         when = first_date(resource.occurrenceDateTime, resource.occurrencePeriod)
         encounter = relative(resource.context)

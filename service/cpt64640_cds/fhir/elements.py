@@ -1,5 +1,5 @@
 """Reading FHIR elements the same way everywhere: references as "Type/id", codeable concepts and their
-words, CPT codes under either of their system names, the first date of several date-ish elements."""
+words, the codes of some systems, the first date of several date-ish elements."""
 
 from __future__ import annotations
 
@@ -9,11 +9,6 @@ from datetime import date
 from typing import Any
 
 from fhir.resources.R4B.resource import Resource
-
-# CPT appears under its FHIR URI and, in older feeds, under its OID.
-CPT_SYSTEMS = frozenset({"http://www.ama-assn.org/go/cpt", "urn:oid:2.16.840.1.113883.6.12"})
-
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 
 _TYPE_AND_ID = re.compile(r"([A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?/?$")
 
@@ -51,10 +46,11 @@ def texts_of(concept: Any, path: str) -> Iterator[tuple[str, str]]:
             yield coding.display, f"{path}.coding[{i}].display"
 
 
-def cpt_codes(concept: Any, path: str) -> tuple[list[str], list[str]]:
+def codes_in(concept: Any, path: str, systems: frozenset[str]) -> tuple[list[str], list[str]]:
+    """The codes of a concept in any of `systems` (upper-cased, as billing codes are) and where each stood."""
     codes, fields = [], []
     for i, coding in enumerate(getattr(concept, "coding", None) or []):
-        if coding.system in CPT_SYSTEMS and coding.code:
+        if coding.system in systems and coding.code:
             codes.append(coding.code.strip().upper())
             fields.append(f"{path}.coding[{i}]")
     return codes, fields

@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
+from fhir.resources.R4B.servicerequest import ServiceRequest
 from pydantic import ValidationError
 
 from ..protocol.prefetch.bundles import bundle_entries
@@ -41,6 +42,7 @@ USED_DRAFT_TYPES = frozenset({"ServiceRequest"})
 # Prefetched resources a card may send back in an update action (a ChargeItem that needs modifier 25).
 UPDATABLE_TYPES = frozenset({"ChargeItem"})
 MAX_NOTED_FIELDS = 5
+R = TypeVar("R", bound=Resource)
 MAX_ID_CHARS = 64
 
 
@@ -58,7 +60,7 @@ class Record:
     patient_id: str
     encounter_id: str | None
     user_id: str | None
-    draft_orders: list[Resource]
+    draft_orders: list[ServiceRequest]  # the draft types the rules read (USED_DRAFT_TYPES)
     focus: frozenset[str] | None  # Type/id of the orders in focus; None = all draft orders
     raw: dict[str, dict[str, Any]] = field(default_factory=dict)  # Type/id -> JSON of resources cards may update
     resources: dict[str, list[Resource]] = field(default_factory=dict)
@@ -67,8 +69,9 @@ class Record:
     incomplete: list[str] = field(default_factory=list)  # prefetch keys of which only some pages were read
     skipped: int = 0  # entries of types the rules do not read
 
-    def of_type(self, resource_type: str) -> list[Resource]:
-        return self.resources.get(resource_type, [])
+    def of_type(self, kind: type[R]) -> list[R]:
+        """The prefetched resources of one R4B model class (record.of_type(Procedure) is a list of Procedures)."""
+        return cast(list[R], self.resources.get(kind.get_resource_type(), []))
 
     def in_focus(self, resource: Resource) -> bool:
         return self.focus is None or f"{resource.get_resource_type()}/{resource.id}" in self.focus
@@ -77,7 +80,7 @@ class Record:
 def _parse(raw: Mapping[str, Any], where: str, dropped: list[Dropped]) -> Resource | None:
     resource_type = raw.get("resourceType")
     try:
-        parsed = get_fhir_model_class(resource_type).model_validate(raw)
+        parsed = cast(Resource, get_fhir_model_class(resource_type).model_validate(raw))
         if parsed.id is not None and len(parsed.id) > MAX_ID_CHARS:  # FHIR's limit, which the models do not check
             dropped.append(Dropped(where, str(resource_type), ("id",)))
             return None
@@ -133,7 +136,7 @@ def build(
         parsed = _parse(raw, where, record.dropped)
         if parsed is None:
             continue
-        record.draft_orders.append(parsed)
+        record.draft_orders.append(cast(ServiceRequest, parsed))
         if parsed.id:
             record.raw[f"{raw['resourceType']}/{parsed.id}"] = dict(raw)
         else:

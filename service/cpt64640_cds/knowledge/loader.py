@@ -1,6 +1,6 @@
-"""Loading the knowledge base: each JSON file under data/ checked against schemas/<file>.schema.json, the
-entities built, cross-file references checked. A broken file stops start-up with a `KnowledgeError` naming
-the file and the field. Rules receive the loaded `Knowledge` and never read files.
+"""Loading the knowledge base: each file under data/ validated by its model (model.py), the entries indexed
+into `Knowledge`, the references between files checked. A broken file stops start-up with a
+`KnowledgeError` naming the file and the field. Rules receive the loaded `Knowledge` and never read files.
 """
 
 from __future__ import annotations
@@ -11,245 +11,188 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ..protocol.contract import SchemaSet
-from .model import (
-    Agent,
-    ChemoTarget,
-    Code,
-    DestructionOption,
-    DocumentationElement,
-    GuidanceModality,
-    IndicationGroup,
-    Knowledge,
-    Modality,
-    Modifier,
-    Nerve,
-    OverrideReason,
-    Rule,
-    Side,
+import simple_icd_10_cm as icd
+from pydantic import BaseModel, ValidationError
+
+from .base import Knowledge, dotted_icd10cm
+from .codes import (
+    ChemodenervationFile,
+    CodesFile,
+    GuidanceFile,
+    LateralityFile,
+    ModifiersFile,
+    NervesFile,
+    OverridesFile,
+    RuleSet,
 )
+from .words import AgentsFile, ConservativeFile, DocumentationFile, IndicationGroup, IndicationsFile, TextFile
 
 KNOWLEDGE_DIR = Path(__file__).parent / "data"
 SCHEMA_DIR = Path(__file__).parent / "schemas"
-
-FILES = (
-    "ruleset",
-    "codes",
-    "nerves",
-    "modifiers",
-    "laterality",
-    "agents",
-    "guidance",
-    "chemodenervation",
-    "indications",
-    "conservative",
-    "documentation",
-    "overrides",
-)
+# data/<name>.json → the model that validates it (and generates schemas/<name>.schema.json).
+FILES: dict[str, type[BaseModel]] = {
+    "ruleset": RuleSet,
+    "codes": CodesFile,
+    "nerves": NervesFile,
+    "modifiers": ModifiersFile,
+    "laterality": LateralityFile,
+    "agents": AgentsFile,
+    "guidance": GuidanceFile,
+    "chemodenervation": ChemodenervationFile,
+    "indications": IndicationsFile,
+    "conservative": ConservativeFile,
+    "documentation": DocumentationFile,
+    "overrides": OverridesFile,
+    "text": TextFile,
+}
+MAX_REPORTED = 5  # problems named per broken file
 
 
 class KnowledgeError(ValueError):
-    """A knowledge file is missing, not JSON, or breaks its schema; the message names file and field."""
+    """A knowledge file is missing, not JSON, or breaks its model; the message names file and field."""
 
 
 @cache
 def load(directory: Path = KNOWLEDGE_DIR) -> Knowledge:
     """The knowledge base in `directory`, loaded once per process (it is immutable)."""
-    schemas = SchemaSet(SCHEMA_DIR, "urn:cpt64640-cds:knowledge:")
-    raw: dict[str, Any] = {}
-    for name in FILES:
-        path = directory / f"{name}.json"
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise KnowledgeError(f"{path}: file is missing") from None
-        except ValueError as exc:
-            raise KnowledgeError(f"{path}: not valid JSON ({exc})") from None
-        problems = schemas.issues(name, data)
-        if problems:
-            raise KnowledgeError(f"{path}: " + "; ".join(p.diagnostics for p in problems))
-        raw[name] = data
-    knowledge = _build(raw, directory)
+    files = {name: _read(directory / f"{name}.json", model) for name, model in FILES.items()}
+    knowledge = _index(files, directory)
     _check_references(knowledge, directory)
     return knowledge
 
 
-def _indication_groups(data: dict[str, Any], path: Path) -> tuple[IndicationGroup, ...]:
-    import simple_icd_10_cm as icd  # imported here: its code tables take a moment to load
+def _read(path: Path, model: type[BaseModel]) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise KnowledgeError(f"{path}: file is missing") from None
+    try:
+        return model.model_validate_json(text)
+    except ValidationError as exc:
+        errors = exc.errors()
+        if errors and errors[0]["type"] == "json_invalid":
+            raise KnowledgeError(f"{path}: not valid JSON ({errors[0]['msg']})") from None
+        problems = [f"{_field(e['loc'])}: {e['msg']}" for e in errors[:MAX_REPORTED]]
+        raise KnowledgeError(f"{path}: " + "; ".join(problems)) from None
 
-    groups = []
-    for index, g in enumerate(data["groups"]):
-        codes: set[str] = set()
-        for code in g["icd10cm"]:
+
+def _field(location: tuple[int | str, ...]) -> str:
+    """('nerves', 2, 'sided') → nerves[2].sided, as the files are written."""
+    out = ""
+    for part in location:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(file)"
+
+
+def _icd10cm_groups(groups: tuple[IndicationGroup, ...], path: Path) -> dict[str, IndicationGroup]:
+    """Every code a group lists and all its descendants (the package's ICD-10-CM tables) → the first group."""
+    covered: dict[str, IndicationGroup] = {}
+    for index, group in enumerate(groups):
+        for code in group.icd10cm:
             if not icd.is_valid_item(code):
                 raise KnowledgeError(f"{path}: groups[{index}].icd10cm: {code} is not an ICD-10-CM code")
-            codes.add(code)
-            codes.update(icd.get_descendants(code))
-        groups.append(
-            IndicationGroup(
-                id=g["id"],
-                name=g["name"],
-                listed=tuple(g["icd10cm"]),
-                codes=frozenset(codes),
-                snomed=frozenset(g.get("snomed", ())),
-                words=tuple(g["words"]),
-                failed_conservative_required=g["failedConservativeRequired"],
-                source=tuple(g["source"]),
-            )
-        )
-    return tuple(groups)
+            for each in (code, *icd.get_descendants(code)):
+                covered.setdefault(dotted_icd10cm(each), group)
+    return covered
 
 
-def _option(o: dict[str, Any]) -> DestructionOption:
-    return DestructionOption(
-        code=o["code"],
-        unit=o["unit"],
-        modalities=frozenset(o["modalities"]),
-        add_on=o.get("addOn"),
-        base_units=o.get("baseUnits", 1),
-        spinal_regions=frozenset(o.get("spinalRegions", ())),
-        imaging_required=o.get("imaging") == "required",
-        choose=tuple(o.get("choose", ())),
-        confirmed=o["confirmed"],
-        source=tuple(o["source"]),
-    )
-
-
-def _build(raw: dict[str, Any], directory: Path) -> Knowledge:
-    ruleset, codes, nerves, agents, guidance = (raw[k] for k in ("ruleset", "codes", "nerves", "agents", "guidance"))
+def _index(files: dict[str, Any], directory: Path) -> Knowledge:
+    ruleset: RuleSet = files["ruleset"]
+    codes: CodesFile = files["codes"]
+    nerves: NervesFile = files["nerves"]
+    agents: AgentsFile = files["agents"]
+    guidance: GuidanceFile = files["guidance"]
+    chemo: ChemodenervationFile = files["chemodenervation"]
+    indications: IndicationsFile = files["indications"]
+    conservative: ConservativeFile = files["conservative"]
+    documentation: DocumentationFile = files["documentation"]
+    overrides: OverridesFile = files["overrides"]
+    text: TextFile = files["text"]
+    laterality: LateralityFile = files["laterality"]
+    modifiers: ModifiersFile = files["modifiers"]
     return Knowledge(
-        version=ruleset["version"],
-        code_set=ruleset["codeSet"],
-        topic_system=ruleset["topicSystem"],
-        rules={
-            r["id"]: Rule(r["id"], r["title"], r["indicator"], r["status"], tuple(r["source"]))
-            for r in ruleset["rules"]
-        },
-        cpt_system=codes["system"],
-        codes={
-            c["code"]: Code(
-                code=c["code"],
-                family=c["family"],
-                display=c["display"],
-                descriptor=c["descriptor"],
-                imaging_included=c["imagingIncluded"],
-                global_days=c["globalDays"],
-                unit_rule=c["unitRule"],
-                daily_unit_limit=c["dailyUnitLimit"],
-                laterality=c["laterality"],
-                add_on_to=c.get("addOnTo"),
-                confirmed=c["confirmed"],
-                source=tuple(c["source"]),
-            )
-            for c in codes["codes"]
-        },
-        nerves={
-            n["id"]: Nerve(
-                id=n["id"],
-                name=n["name"],
-                synonyms=tuple(n["synonyms"]),
-                sided=n["sided"],
-                region=n["region"],
-                destruction=tuple(_option(o) for o in n["destruction"]),
-                block_code=n.get("blockCode"),
-                snomed=n.get("snomed"),
-                source=tuple(n["source"]),
-            )
-            for n in nerves["nerves"]
-        },
-        qualifiers_before=frozenset(nerves["qualifiers"]["before"]),
-        qualifiers_after=frozenset(nerves["qualifiers"]["after"]),
-        modifiers={m["code"]: Modifier(m["code"], m["system"], m["meaning"]) for m in raw["modifiers"]["modifiers"]},
-        snomed_system=raw["laterality"]["system"],
-        sides={s["side"]: Side(s["side"], s["snomed"], tuple(s["words"])) for s in raw["laterality"]["sides"]},
-        agents={
-            a["id"]: Agent(
-                a["id"],
-                a["name"],
-                a["class"],
-                tuple(a["words"]),
-                frozenset(a.get("exclude", ())),
-                tuple(a.get("rxnorm", ())),
-                tuple(a.get("snomed", ())),
-            )
-            for a in agents["agents"]
-        },
-        modalities={
-            m["id"]: Modality(
-                m["id"],
-                m["name"],
-                m["class"],
-                m["modality"],
-                tuple(m["words"]),
-                m.get("code"),
-                m.get("codesByRegion", {}),
-            )
-            for m in agents["modalities"]
-        },
-        neurolysis_words=tuple(agents["procedureWords"]["neurolysis"]),
-        procedure_snomed={p["code"]: p["modality"] for p in agents["procedureSnomed"]},
-        volume_units=tuple(agents["volumeUnits"]),
-        dicom_system=guidance["dicomSystem"],
-        guidance={
-            g["id"]: GuidanceModality(
-                g["id"], g["name"], tuple(g["words"]), tuple(g["codes"]), tuple(g["dicom"]), tuple(g.get("snomed", ()))
-            )
-            for g in guidance["modalities"]
-        },
-        unspecified_guidance_words=tuple(guidance["unspecified"]["words"]),
-        guidance_order_words=tuple(guidance["guidanceOrderWords"]["words"]),
-        chemo_targets=tuple(
-            ChemoTarget(
-                t["region"], t["label"], t["codes"]["few"], t["codes"].get("many"), t.get("manyFrom"), tuple(t["words"])
-            )
-            for t in raw["chemodenervation"]["targets"]
-        ),
-        chemo_nerve_regions=dict(raw["chemodenervation"]["nerveRegions"]),
-        icd10cm_system=raw["indications"]["system"],
-        indication_groups=_indication_groups(raw["indications"], directory / "indications.json"),
-        conservative_medications={m["class"]: tuple(m["words"]) for m in raw["conservative"]["medications"]},
-        conservative_procedures={p["kind"]: tuple(p["words"]) for p in raw["conservative"]["procedures"]},
-        conservative_phrases=tuple(raw["conservative"]["phrases"]["words"]),
-        relief_pattern=re.compile(raw["conservative"]["reliefPattern"]),
-        documentation={
-            e["id"]: DocumentationElement(e["id"], e["label"], frozenset(e["stages"]))
-            for e in raw["documentation"]["elements"]
-        },
-        confirmation_words={c["kind"]: tuple(c["words"]) for c in raw["documentation"]["confirmation"]},
-        uncertainty_words=frozenset(raw["documentation"]["uncertainty"]["words"]),
-        negation_before=frozenset(raw["documentation"]["negationBefore"]["words"]),
-        negation_after=tuple(raw["documentation"]["negationAfter"]["words"]),
-        override_system=raw["overrides"]["system"],
-        override_reasons=tuple(OverrideReason(r["rule"], r["code"], r["display"]) for r in raw["overrides"]["reasons"]),
+        version=ruleset.version,
+        topic_system=ruleset.topic_system,
+        rules={r.id: r for r in ruleset.rules},
+        cpt_system=codes.system,
+        cpt_systems=frozenset((codes.system, *codes.system_aliases.systems)),
+        families={f.id: f for f in codes.families},
+        fallbacks=codes.fallbacks,
+        codes={c.code: c for c in codes.codes},
+        nerves={n.id: n for n in nerves.nerves},
+        qualifiers_before=frozenset(nerves.qualifiers.before),
+        qualifiers_after=frozenset(nerves.qualifiers.after),
+        nerve_words=frozenset(nerves.nerve_words.words),
+        modifiers={m.code: m for m in modifiers.modifiers},
+        snomed_system=laterality.system,
+        sides={s.side: s for s in laterality.sides},
+        rxnorm_system=agents.rxnorm_system,
+        agents={a.id: a for a in agents.agents},
+        modalities={m.id: m for m in agents.modalities},
+        neurolysis_words=agents.procedure_words.neurolysis,
+        procedure_snomed={p.code: p.modality for p in agents.procedure_snomed},
+        volume_units=agents.volume_units,
+        concentration_units=agents.concentration_units,
+        dicom_system=guidance.dicom_system,
+        guidance={g.id: g for g in guidance.modalities},
+        unspecified_guidance_words=guidance.unspecified.words,
+        guidance_order_words=guidance.guidance_order_words.words,
+        chemo_targets=chemo.targets,
+        chemo_nerve_regions=chemo.nerve_regions,
+        icd10cm_system=indications.system,
+        indication_groups=indications.groups,
+        icd10cm_groups=_icd10cm_groups(indications.groups, directory / "indications.json"),
+        conservative_medications={m.klass: m.words for m in conservative.medications},
+        conservative_procedures={p.kind: p.words for p in conservative.procedures},
+        conservative_phrases=conservative.phrases.words,
+        relief_pattern=re.compile(conservative.relief_pattern),
+        documentation={e.id: e for e in documentation.elements},
+        confirmation_words={c.kind: c.words for c in documentation.confirmation},
+        injectates=frozenset(c.kind for c in documentation.confirmation if c.injectate),
+        uncertainty_words=frozenset(documentation.uncertainty.words),
+        negation_before=frozenset(documentation.negation_before.words),
+        negation_after=documentation.negation_after.words,
+        override_system=overrides.system,
+        override_reasons=overrides.reasons,
+        sentence_abbreviations=text.sentence_abbreviations.words,
+        injection_stems=text.injection.stems,
+        injection_words=text.injection.words,
+        blood_loss_words=text.blood_loss.words,
+        spine=text.spine,
     )
 
 
 def _check_references(kb: Knowledge, directory: Path) -> None:
+    """What one file says of another holds: codes exist, add-ons belong to their base, every use is covered."""
     problems = []
-
-    def known(code: str | None, where: str) -> None:
-        if code and code not in kb.codes:
-            problems.append(f"{where}: code {code} is not in codes.json")
-
+    fallbacks = kb.fallbacks
+    cited: list[tuple[str | None, str]] = [(c.add_on_to, f"codes.json: {c.code} addOnTo") for c in kb.codes.values()]
+    cited += [(code, "codes.json: fallbacks") for code in (fallbacks.other_nerve, fallbacks.other_nerve_block)]
+    cited += [(code, "codes.json: fallbacks") for code in (fallbacks.unlisted, *fallbacks.chemodenervation)]
     for nerve in kb.nerves.values():
-        known(nerve.block_code, f"nerves.json: nerve {nerve.id} blockCode")
+        cited.append((nerve.block_code, f"nerves.json: nerve {nerve.id} blockCode"))
         for option in nerve.destruction:
-            for code in (option.code, option.add_on, *option.choose):
-                known(code, f"nerves.json: nerve {nerve.id} destruction")
-    for code in kb.codes.values():
-        known(code.add_on_to, f"codes.json: {code.code} addOnTo")
+            cited += [(code, f"nerves.json: nerve {nerve.id} destruction") for code in (option.code, option.add_on)]
+            cited += [(code, f"nerves.json: nerve {nerve.id} destruction") for code in option.choose]
+            add_on = kb.codes.get(option.add_on or "")
+            if add_on is not None and add_on.add_on_to != option.code:
+                problems.append(f"nerves.json: nerve {nerve.id}: {add_on.code} is not an add-on to {option.code}")
     for modality in kb.modalities.values():
-        for code in (modality.code, *modality.codes_by_region.values()):
-            known(code, f"agents.json: modality {modality.id}")
-    for guidance in kb.guidance.values():
-        for code in guidance.codes:
-            known(code, f"guidance.json: {guidance.id}")
+        cited += [(code, f"agents.json: modality {modality.id}") for code in modality.codes_by_region.values()]
+        cited.append((modality.code, f"agents.json: modality {modality.id}"))
+    cited += [(code, f"guidance.json: {g.id}") for g in kb.guidance.values() for code in g.codes]
     for target in kb.chemo_targets:
-        for code in (target.few, target.many):
-            known(code, f"chemodenervation.json: {target.region}")
-    for modifier in ("RT", "LT", "59", "XS", "50"):
-        if modifier not in kb.modifiers:
-            problems.append(f"modifiers.json: modifier {modifier} is required by the modifier policy")
+        cited += [(code, f"chemodenervation.json: {target.region}") for code in (target.codes.few, target.codes.many)]
+    problems += [f"{where}: code {code} is not in codes.json" for code, where in cited if code and code not in kb.codes]
+    problems += [
+        f"codes.json: {c.code} family {c.family} is not in families"
+        for c in kb.codes.values()
+        if c.family not in kb.families
+    ]
+    uses = {m.use for m in kb.modifiers.values()}
+    for use in ("right", "left", "bilateral", "distinct", "separate-evaluation"):
+        if use not in uses:
+            problems.append(f"modifiers.json: no modifier for use {use}")
     if "line-suggestion" not in kb.rules:
         problems.append("ruleset.json: rule line-suggestion is missing")
     for reason in kb.override_reasons:
@@ -266,3 +209,28 @@ def _check_references(kb: Knowledge, directory: Path) -> None:
                 problems.append(f"{label}: phrase {phrase!r} names both {other} and {owner}")
     if problems:
         raise KnowledgeError(f"{directory}: " + "; ".join(problems))
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """schemas/<name>.schema.json as generated from the models: for people and editors, never read at run time."""
+    schemas = {}
+    for name, model in FILES.items():
+        schema = model.model_json_schema(by_alias=True)
+        schemas[name] = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"urn:cpt64640-cds:knowledge:{name}",
+            **schema,
+        }
+    return schemas
+
+
+def write_schemas(directory: Path = SCHEMA_DIR) -> list[Path]:
+    """Regenerate schemas/ from the models (`make schemas`); returns the files written."""
+    for old in directory.glob("*.schema.json"):
+        old.unlink()
+    written = []
+    for name, schema in json_schemas().items():
+        path = directory / f"{name}.schema.json"
+        path.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        written.append(path)
+    return written

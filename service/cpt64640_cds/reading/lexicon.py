@@ -1,16 +1,60 @@
-"""The knowledge base's words as phrase indexes, built once per knowledge base and shared by every reader."""
+"""The knowledge base's words as phrase indexes and patterns, built once per knowledge base and shared by
+every reader."""
 
 from __future__ import annotations
 
+import re
 from functools import cache, cached_property
 
-from ..knowledge.model import Knowledge
+from ..knowledge.base import Knowledge
 from .phrases import PhraseIndex
+from .spinal import SpineReader
+
+_NUMBER = r"(\d+(?:\.\d+)?)"
+
+
+def _number_with(units: tuple[str, ...]) -> re.Pattern[str]:
+    """A number and one of `units`; a unit that ends in a letter or digit must end the word ("3 mlx" is not one)."""
+    alternatives = "|".join(re.escape(u) + ("(?![a-z])" if u[-1].isalnum() else "") for u in units)
+    return re.compile(_NUMBER + r"\s?(?:" + alternatives + ")")
+
+
+def _words(stems: tuple[str, ...], words: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = [re.escape(s) + r"\w*" for s in stems] + [re.escape(w) for w in words]
+    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b")
 
 
 class Lexicon:
     def __init__(self, kb: Knowledge):
         self.kb = kb
+
+    @cached_property
+    def sentence_end(self) -> re.Pattern[str]:
+        """ ";", a newline, a full stop; not the dot of an abbreviation clinicians write before the words it
+        belongs to ("6% aq. phenol", "inj. phenol", "tibial n. 3 mL")."""
+        not_abbreviation = "".join(rf"(?<!\b{re.escape(a)})" for a in self.kb.sentence_abbreviations)
+        return re.compile(rf"[;\n]|{not_abbreviation}(?:(?<![0-9])\.(?![0-9])|\.(?=\s))", re.IGNORECASE)
+
+    @cached_property
+    def volume(self) -> re.Pattern[str]:
+        return _number_with(self.kb.volume_units)
+
+    @cached_property
+    def percent(self) -> re.Pattern[str]:
+        return _number_with(self.kb.concentration_units)
+
+    @cached_property
+    def injected(self) -> re.Pattern[str]:
+        """A volume in a sentence naming no agent counts for the agent when the sentence says it was injected."""
+        return _words(self.kb.injection_stems, self.kb.injection_words)
+
+    @cached_property
+    def blood_loss(self) -> re.Pattern[str]:
+        return _words((), self.kb.blood_loss_words)
+
+    @cached_property
+    def spine(self) -> SpineReader:
+        return SpineReader(self.kb.spine)
 
     @cached_property
     def nerves(self) -> PhraseIndex:
@@ -34,7 +78,7 @@ class Lexicon:
 
     @cached_property
     def guidance(self) -> PhraseIndex:
-        phrases = [(word, g.id) for g in self.kb.guidance.values() for word in g.words]
+        phrases: list[tuple[str, str]] = [(word, g.id) for g in self.kb.guidance.values() for word in g.words]
         phrases += [(word, "unspecified") for word in self.kb.unspecified_guidance_words]
         return PhraseIndex(phrases)
 

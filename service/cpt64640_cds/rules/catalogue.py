@@ -10,7 +10,7 @@ import importlib
 from functools import cache
 
 from ..facts.model import Facts
-from ..knowledge.model import Knowledge
+from ..knowledge.base import Knowledge
 from .findings import Finding
 from .inputs import Rule, RuleInputs
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..coding.choice import OTHER_NERVE, CodedEpisode
+from ..coding.choice import CodedEpisode
 from ..coding.lines import Line
 from ..facts.model import Evidence, Facts, ImagingFact, NerveEpisode
-from ..knowledge.model import Knowledge
+from ..knowledge.base import Knowledge
 from .findings import OrderUpdate
 
 SUMMARY_LIMIT = 139
-# Families whose CPT code on an order is replaced when the order is recoded.
-RECODED_FAMILIES = frozenset({"neurolytic-destruction", "nerve-block", "chemodenervation", "cryoablation", "unlisted"})
 
 
 def merge_evidence(episodes: Iterable[NerveEpisode]) -> tuple[Evidence, ...]:
@@ -30,7 +28,7 @@ def recode(episodes: Iterable[NerveEpisode], code: str, kb: Knowledge) -> tuple[
         order = episode.draft_order
         if order is None or code in episode.cpt_codes or order in updates:
             continue
-        wrong = tuple(c for c in episode.cpt_codes if kb.family(c) in RECODED_FAMILIES)
+        wrong = tuple(c for c in episode.cpt_codes if (family := kb.family_of(c)) and family.recodable)
         updates[order] = OrderUpdate(order, code, wrong)
     return tuple(updates.values())
 
@@ -60,11 +58,8 @@ def describe_treatment(episode: NerveEpisode, kb: Knowledge) -> str:
     agents = list(dict.fromkeys(kb.agents[d.agent].name for d in episode.doses))
     if agents:
         return ", ".join(agents)
-    return {
-        "thermal": "radiofrequency",
-        "pulsed-rf": "pulsed radiofrequency",
-        "cryo": "cryoneurolysis",
-    }.get(episode.treatment or "", "the treatment written")
+    names: dict[str, str] = {m.modality: m.name for m in kb.modalities.values()}
+    return names.get(episode.treatment or "", "the treatment written")
 
 
 def unit_limit_note(lines: Iterable[Line], kb: Knowledge) -> str:
@@ -86,9 +81,9 @@ def upper_first(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def billed_as_64640(coded: Iterable[CodedEpisode]) -> list[NerveEpisode]:
-    """The episodes whose code is 64640: the ones the seed's indications and documentation rules are about."""
-    return [c.episode for c in coded if c.choice is not None and c.choice.code == OTHER_NERVE]
+def billed_as_64640(coded: Iterable[CodedEpisode], kb: Knowledge) -> list[NerveEpisode]:
+    """The episodes whose code is 64640: the ones the indication and documentation rules are about."""
+    return [c.episode for c in coded if c.choice is not None and c.choice.code == kb.fallbacks.other_nerve]
 
 
 def by_source(episodes: Iterable[NerveEpisode]) -> dict[str, list[NerveEpisode]]:

@@ -1,6 +1,5 @@
 """documentation-incomplete: the record must name the nerve(s), the agent and its volume, the type of image
-guidance, how needle placement was confirmed, and the medical necessity (seed: Coding Guidelines,
-Documentation Requirements).
+guidance, how needle placement was confirmed, and the medical necessity (sources.md#documentation-requirements).
 
 What is required depends on the stage: a performed procedure must hold everything (warning); an order can
 only state the nerve and side, the agent and the type of guidance (info) — intra-procedural elements are
@@ -11,7 +10,7 @@ is the image-guidance-missing card's, so no two cards say the same thing.
 from __future__ import annotations
 
 from ..facts.model import Facts, NerveEpisode
-from ..knowledge.model import Knowledge
+from ..knowledge.base import Knowledge
 from .common import billed_as_64640, by_source, fit, imaging_for, merge_evidence
 from .findings import Finding
 from .inputs import RuleInputs
@@ -44,7 +43,7 @@ def missing_elements(episode: NerveEpisode, facts: Facts, kb: Knowledge) -> list
 def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
     kb = inputs.kb
     findings = []
-    for source, episodes in by_source(billed_as_64640(inputs.coded)).items():
+    for source, episodes in by_source(billed_as_64640(inputs.coded, inputs.kb)).items():
         gaps = list(dict.fromkeys(g for e in episodes for g in missing_elements(e, facts, kb)))
         if not gaps:
             continue

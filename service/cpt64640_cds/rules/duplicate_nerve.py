@@ -1,5 +1,5 @@
-"""duplicate-nerve: the same nerve and side more than once in one encounter is still one line (seed: Coding
-Guidelines, Multiple Injections). The card names the resources merged into the line and offers to remove
+"""duplicate-nerve: the same nerve and side more than once in one encounter is still one line
+(sources.md#multiple-injections). The card names the resources merged into the line and offers to remove
 duplicate draft orders."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """global-period: an E/M service (99202-99215) on the procedure date, inside the global period, without
-modifier 25 (seed: Coding Guidelines, Global Period: 0 days for 64640; other codes from knowledge/codes.json).
+the separate-visit modifier 25 (sources.md#global-period; each code's global days are in codes.json).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from .findings import Finding, ModifierUpdate, Option
 from .inputs import RuleInputs
 
 RULE_ID = "global-period"
-SEPARATE = "25"
 
 
 def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
@@ -34,7 +33,7 @@ def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
         windows.append((choice.code, days, start, end, episode.encounter))
     findings = []
     for service in facts.em_services:
-        if SEPARATE in service.modifiers:
+        if inputs.kb.modifier_for("separate-evaluation") in service.modifiers:
             continue
         window = next(
             (
@@ -54,17 +53,18 @@ def _finding(
     service: EmService, window: tuple[str, int, date, date, str | None], facts: Facts, inputs: RuleInputs
 ) -> Finding:
     code, days, start, _, _ = window
+    separate = inputs.kb.modifier_for("separate-evaluation")
     period = "the day of the procedure" if days == 0 else f"the day of the procedure and {days} days after"
     if service.reference.startswith("ChargeItem/"):
         option = Option(
-            f"Add modifier 25 to {service.code} ({service.reference})",
-            modifier_updates=(ModifierUpdate(service.reference, SEPARATE),),
+            f"Add modifier {separate} to {service.code} ({service.reference})",
+            modifier_updates=(ModifierUpdate(service.reference, separate),),
             recommended=False,
         )
     else:
         line = Line(
             code=service.code,
-            modifiers=(SEPARATE,),
+            modifiers=(separate,),
             units=1,
             nerve_id=None,
             nerve_name="evaluation and management visit",
@@ -75,16 +75,16 @@ def _finding(
             reasons=(),
             performed=service.reference.startswith("Procedure/"),
         )
-        option = Option(f"Bill {service.code}-25 (separately identifiable)", lines=(line,), recommended=False)
+        option = Option(f"Bill {service.code}-{separate} (separately identifiable)", lines=(line,), recommended=False)
     return Finding(
         rule_id=RULE_ID,
         indicator="info",
-        summary=fit(f"{service.code} falls in the {days}-day global period of {code}: add 25 only if separate"),
+        summary=fit(f"{service.code} falls in the {days}-day global period of {code}: add {separate} only if separate"),
         detail=(
             f"{code} has a {days}-day global period ({period}): the evaluation that leads to the procedure is "
             f"part of it. `{service.reference}` ({service.code}, {service.date or 'same encounter'}) carries no "
-            "modifier 25. If the visit addressed a significant, separately identifiable problem, report it with "
-            "modifier 25; otherwise do not report it."
+            f"modifier {separate}. If the visit addressed a significant, separately identifiable problem, report "
+            f"it with modifier {separate}; otherwise do not report it."
         ),
         evidence=(service.evidence,),
         options=(option,),

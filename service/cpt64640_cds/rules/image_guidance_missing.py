@@ -1,5 +1,5 @@
 """image-guidance-missing: no evidence at all that image guidance is or was used for a 64640 service, which
-the seed makes a critical component (seed: description, mandatory image guidance).
+the project brief makes a critical component (sources.md#mandatory-image-guidance).
 
 Evidence is any guidance named in the order, procedure or linked notes (even without its type: that gap is
 documentation-incomplete's), a separate guidance order or procedure on the date, or an imaging study of a
@@ -28,7 +28,7 @@ def _guided(episode: NerveEpisode, facts: Facts) -> bool:
 
 def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
     findings = []
-    for source, episodes in by_source(billed_as_64640(inputs.coded)).items():
+    for source, episodes in by_source(billed_as_64640(inputs.coded, inputs.kb)).items():
         if any(_guided(e, facts) for e in episodes):
             continue
         performed = episodes[0].stage == "performed"

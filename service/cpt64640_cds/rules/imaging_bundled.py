@@ -1,6 +1,6 @@
 """imaging-bundled: image guidance is part of 64640 (and of the other codes whose descriptor includes it), so
-a separate 76942 / 77002 / 77003 / 77012 / 77021 on the same date is not reported (seed: Coding Guidelines,
-Image Guidance Inclusion)."""
+a separate 76942 / 77002 / 77003 / 77012 / 77021 on the same date is not reported
+(sources.md#image-guidance-inclusion)."""
 
 from __future__ import annotations
 

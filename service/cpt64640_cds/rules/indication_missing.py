@@ -1,7 +1,7 @@
-"""indication-missing: no supporting diagnosis for a 64640 line (seed: Clinical Indications).
+"""indication-missing: no supporting diagnosis for a 64640 line (sources.md#clinical-indications).
 
 Reasons on the order or procedure count first, then the patient's active conditions; a diagnosis supports
-the line when it falls in one of the seed's indication groups (knowledge/indications.json, ICD-10-CM codes
+the line when it falls in one of the indication groups (knowledge/data/indications.json, ICD-10-CM codes
 and their descendants, or the group's words in the diagnosis text).
 """
 
@@ -18,7 +18,7 @@ RULE_ID = "indication-missing"
 def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
     kb = inputs.kb
     findings = []
-    for source, episodes in by_source(billed_as_64640(inputs.coded)).items():
+    for source, episodes in by_source(billed_as_64640(inputs.coded, inputs.kb)).items():
         if any(e.indications for e in episodes):
             continue
         written = [r for e in episodes for r in e.reasons]

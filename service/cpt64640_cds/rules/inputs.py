@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ..coding.choice import CodedEpisode
 from ..coding.lines import ModifierPolicy
 from ..facts.model import Facts
-from ..knowledge.model import Knowledge
+from ..knowledge.base import Knowledge
 from .findings import Finding
 
 

@@ -1,10 +1,10 @@
-"""more-specific-code: the nerve has its own code, so no 64640 line (seed: Coding Guidelines, Specific Nerve
-Coding; coding-64640.md §7). Facet nerves are coded by spinal region and joints, thermal destruction only;
+"""more-specific-code: the nerve has its own code, so no 64640 line (sources.md#specific-nerve-coding,
+sources.md#nerve-code-crosswalk). Facet nerves are coded by spinal region and joints, thermal destruction only;
 chemical facet denervation goes to the unlisted code."""
 
 from __future__ import annotations
 
-from ..coding.choice import OTHER_NERVE, Choice
+from ..coding.choice import Choice
 from ..coding.lines import plan
 from ..facts.model import Facts, NerveEpisode
 from .common import bill_label, caution, fit, merge_evidence, recode, unit_limit_note, upper_first
@@ -20,7 +20,7 @@ def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
         episode, choice = coded.episode, coded.choice
         if choice is None or choice.category not in ("specific", "choose") or episode.nerve is None:
             continue
-        if set(choice.alternatives or (choice.code,)) & set(episode.cpt_codes):
+        if set(choice.codes) & set(episode.cpt_codes):
             continue  # the order already carries the right code
         by_nerve.setdefault(episode.nerve.id, []).append((episode, choice))
     return [_finding(members, facts, inputs) for members in by_nerve.values()]
@@ -32,8 +32,9 @@ def _finding(members: list[tuple[NerveEpisode, Choice]], facts: Facts, inputs: R
     nerve = episodes[0].nerve
     assert nerve is not None  # grouped by nerve id
     choice = members[0][1]
-    claimed = any(OTHER_NERVE in e.cpt_codes for e in episodes)
-    codes = choice.alternatives or (choice.code,)
+    other_nerve = kb.fallbacks.other_nerve
+    claimed = any(other_nerve in e.cpt_codes for e in episodes)
+    codes = choice.codes
     options = []
     limit_notes = []
     for code in codes:
@@ -49,12 +50,12 @@ def _finding(members: list[tuple[NerveEpisode, Choice]], facts: Facts, inputs: R
         )
     verb = "Use" if claimed else "Bill"
     if choice.category == "choose":
-        summary = fit(f"{upper_first(nerve.name)}: choose {' or '.join(codes)}, not {OTHER_NERVE}")
+        summary = fit(f"{upper_first(nerve.name)}: choose {' or '.join(codes)}, not {other_nerve}")
     else:
-        summary = fit(f"{verb} {choice.code} for the {nerve.name}" + (f", not {OTHER_NERVE}" if claimed else ""))
+        summary = fit(f"{verb} {codes[0]} for the {nerve.name}" + (f", not {other_nerve}" if claimed else ""))
     descriptors = "\n".join(f"- **{code}** {kb.codes[code].descriptor}" for code in codes)
     detail = (
-        f"{upper_first(choice.reason)}. 64640 is only for a peripheral nerve or branch that no more specific "
+        f"{upper_first(choice.reason)}. {other_nerve} is only for a peripheral nerve or branch that no more specific "
         f"code names.\n\n{descriptors}" + caution(choice.confirmed, choice.source)
     )
     detail += "".join(f"\n\n{note}" for note in dict.fromkeys(limit_notes) if note)

@@ -2,12 +2,12 @@
 
 Anaesthetic and/or steroid only is the nerve's block code (64450 when none is more specific); botulinum toxin
 is chemodenervation; pulsed radiofrequency is the unlisted code; cryoneurolysis is 0440T-0442T by region
-(coding-64640.md §1b, selection rule of thumb).
+(sources.md#code-selection-order).
 """
 
 from __future__ import annotations
 
-from ..coding.choice import OTHER_NERVE, Choice
+from ..coding.choice import Choice
 from ..coding.lines import Line, plan
 from ..facts.model import Facts, NerveEpisode
 from .common import bill_label, caution, describe_treatment, fit, merge_evidence, recode, upper_first
@@ -33,7 +33,8 @@ def _finding(members: list[tuple[NerveEpisode, Choice]], facts: Facts, inputs: R
     kb = inputs.kb
     episodes = [e for e, _ in members]
     choice = members[0][1]
-    claimed = any(OTHER_NERVE in e.cpt_codes or e.claims_destruction for e in episodes)
+    other_nerve = kb.fallbacks.other_nerve
+    claimed = any(other_nerve in e.cpt_codes or e.claims_destruction for e in episodes)
     what = describe_treatment(episodes[0], kb)
     options: tuple[Option, ...] = ()
     if choice.code is not None:
@@ -48,8 +49,8 @@ def _finding(members: list[tuple[NerveEpisode, Choice]], facts: Facts, inputs: R
                 updates=recode(episodes, choice.code, kb),
             ),
         )
-    target = choice.code or "the facet injection family (64490-64495)"
-    summary = fit(f"{upper_first(what)} is not neurolytic: bill {target}" + (f", not {OTHER_NERVE}" if claimed else ""))
+    target = choice.code or choice.family or "the code of what was injected"
+    summary = fit(f"{upper_first(what)} is not neurolytic: bill {target}" + (f", not {other_nerve}" if claimed else ""))
     detail = f"{upper_first(choice.reason)}."
     if choice.code is not None:
         detail += f"\n\n- **{choice.code}** {kb.codes[choice.code].descriptor}"

@@ -110,9 +110,9 @@ class Authenticator:
         if "typ" in header and str(header["typ"]).upper() != "JWT":
             raise AuthError("malformed")  # another kind of token from the same issuer is not a CDS Hooks JWT
         iss = unverified.get("iss")
-        issuer = self._issuers.get(iss) if isinstance(iss, str) else None
-        if issuer is None:
+        if not isinstance(iss, str) or iss not in self._issuers:
             raise AuthError("unknown-issuer")
+        issuer = self._issuers[iss]
         if alg not in issuer.algorithms:
             raise AuthError("algorithm")
         kid = header.get("kid")

@@ -52,7 +52,7 @@ class Store:
                 if attempt == 2:
                     raise
 
-    def _insert(self, table: Table):
+    def _insert(self, table: Table) -> Any:  # the dialect's INSERT, which knows ON CONFLICT
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         return dialect.insert(table)
 
@@ -110,7 +110,7 @@ class Store:
 
         Feedback about a card this deployment did not issue is reported under rule "unknown"."""
         with self.engine.connect() as conn:
-            issued = dict(
+            issued: dict[str, int] = dict(
                 conn.execute(select(issued_card.c.rule_id, func.count()).group_by(issued_card.c.rule_id)).all()
             )
             rows = conn.execute(

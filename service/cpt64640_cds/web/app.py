@@ -37,13 +37,14 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     logger = configure(settings.log_level)
     store = Store(settings.database_url)
+    kb = load_knowledge()
     app.extensions[EXTENSION] = Environment(
         settings=settings,
-        kb=load_knowledge(),
+        kb=kb,
         services=all_services(),
         store=store,
         logger=logger,
-        policy=ModifierPolicy(settings.distinct_modifier, settings.bilateral_modifier_50),
+        policy=ModifierPolicy.of(kb, settings.distinct_modifier, settings.bilateral_modifier_50),
         authenticator=_authenticator(settings, store, logger),
         allowlist=FhirAllowlist.from_settings(settings),
     )

@@ -11,7 +11,7 @@ from flask import current_app
 
 from ..coding.lines import ModifierPolicy
 from ..config import Settings
-from ..knowledge.model import Knowledge
+from ..knowledge.base import Knowledge
 from ..protocol.declarations import CdsService
 from ..protocol.prefetch.allowlist import FhirAllowlist
 from ..security.authenticator import Authenticator

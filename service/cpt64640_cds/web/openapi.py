@@ -143,7 +143,7 @@ def _request_body(hook: str, prefetch: dict[str, str], required: list[str], sche
 
 def _service_paths(service: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
     service_id, hook = service["id"], service["hook"]
-    security = [{BEARER: []}]
+    security: list[dict[str, list[str]]] = [{BEARER: []}]
     prefetch = service.get("prefetch") or {}
     required = (service.get("extension") or {}).get("cpt64640-cds.requiredPrefetch", [])
     call = {

@@ -167,8 +167,8 @@ def complete(
             result.keys[key] = KeyResult(key, "failed", problem="client sent an OperationOutcome")
         to_fetch[key] = query
 
-    server = body.get("fhirServer")
-    refused = bool(server) and not allowlist.allows(server, bound_to)
+    server = body.get("fhirServer")  # a string: the contract checked it
+    refused = bool(server) and not allowlist.allows(str(server), bound_to)
     if refused:
         server = None  # never contacted: answer from prefetch alone, or 412
     # Bundles the client sent with a `next` link: the rest is on the client's server.

@@ -1,0 +1,128 @@
+"""`Knowledge`: the loaded knowledge base, its entries indexed the way the stages look them up.
+
+Built by `loader.load()` from the validated files (model.py); nothing here declares an entity again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .codes import (
+    ChemoTarget,
+    Code,
+    CodeFamily,
+    Fallbacks,
+    GuidanceModality,
+    Modifier,
+    Nerve,
+    OverrideReason,
+    Rule,
+    Side,
+)
+from .fields import Region, Treatment
+from .words import Agent, DocumentationElement, IndicationGroup, Modality, Spine
+
+
+@dataclass(frozen=True, eq=False)  # identity: one per process, the lexicon caches by it
+class Knowledge:
+    version: str
+    topic_system: str
+    rules: Mapping[str, Rule]
+    cpt_system: str
+    cpt_systems: frozenset[str]  # the system URI and its aliases
+    families: Mapping[str, CodeFamily]
+    fallbacks: Fallbacks
+    codes: Mapping[str, Code]
+    nerves: Mapping[str, Nerve]
+    qualifiers_before: frozenset[str]  # words that turn a bare nerve word into another nerve
+    qualifiers_after: frozenset[str]
+    nerve_words: frozenset[str]
+    modifiers: Mapping[str, Modifier]
+    snomed_system: str
+    sides: Mapping[str, Side]
+    rxnorm_system: str
+    agents: Mapping[str, Agent]
+    modalities: Mapping[str, Modality]
+    neurolysis_words: tuple[str, ...]
+    procedure_snomed: Mapping[str, str]  # SNOMED CT procedure code -> modality
+    volume_units: tuple[str, ...]
+    concentration_units: tuple[str, ...]
+    dicom_system: str
+    guidance: Mapping[str, GuidanceModality]
+    unspecified_guidance_words: tuple[str, ...]
+    guidance_order_words: tuple[str, ...]
+    chemo_targets: tuple[ChemoTarget, ...]
+    chemo_nerve_regions: Mapping[Region, str]
+    icd10cm_system: str
+    indication_groups: tuple[IndicationGroup, ...]
+    icd10cm_groups: Mapping[str, IndicationGroup]  # every ICD-10-CM code (dotted) a group covers -> the group
+    conservative_medications: Mapping[str, tuple[str, ...]]  # class -> words
+    conservative_procedures: Mapping[str, tuple[str, ...]]  # kind -> words
+    conservative_phrases: tuple[str, ...]
+    relief_pattern: re.Pattern[str]
+    documentation: Mapping[str, DocumentationElement]
+    confirmation_words: Mapping[str, tuple[str, ...]]  # kind -> words
+    injectates: frozenset[str]  # confirmation kinds that are injected (contrast, test dose)
+    uncertainty_words: frozenset[str]
+    negation_before: frozenset[str]
+    negation_after: tuple[str, ...]
+    override_system: str
+    override_reasons: tuple[OverrideReason, ...]
+    sentence_abbreviations: tuple[str, ...]
+    injection_stems: tuple[str, ...]
+    injection_words: tuple[str, ...]
+    blood_loss_words: tuple[str, ...]
+    spine: Spine
+
+    def indication_group(self, system: str, code: str) -> IndicationGroup | None:
+        """The group a coded diagnosis supports: ICD-10-CM by code and descendants, SNOMED CT where listed."""
+        if system == self.icd10cm_system:
+            return self.icd10cm_groups.get(dotted_icd10cm(code))
+        if system == self.snomed_system:
+            return next((g for g in self.indication_groups if code in g.snomed), None)
+        return None
+
+    def overrides_for(self, rule_id: str) -> tuple[OverrideReason, ...]:
+        return tuple(r for r in self.override_reasons if r.rule == rule_id)
+
+    def side_for_snomed(self, code: str) -> str | None:
+        return next((s.side for s in self.sides.values() if s.snomed == code), None)
+
+    def modifier_for(self, use: str) -> str:
+        """The modifier code for a use (right, left, bilateral, separate-evaluation); the loader checks each exists."""
+        return next(m.code for m in self.modifiers.values() if m.use == use)
+
+    def agent_by_code(self, system: str | None, code: str | None) -> Agent | None:
+        """The agent an RxNorm or SNOMED CT code names."""
+        for agent in self.agents.values():
+            if (system == self.rxnorm_system and code in agent.rxnorm) or (
+                system == self.snomed_system and code in agent.snomed
+            ):
+                return agent
+        return None
+
+    def guidance_for_code(self, code: str) -> str | None:
+        return next((g.id for g in self.guidance.values() if code in g.codes), None)
+
+    def guidance_for_dicom(self, code: str) -> str | None:
+        return next((g.id for g in self.guidance.values() if code in g.dicom), None)
+
+    def family(self, code: str) -> str | None:
+        entry = self.codes.get(code)
+        return entry.family if entry else None
+
+    def family_of(self, code: str) -> CodeFamily | None:
+        entry = self.codes.get(code)
+        return self.families[entry.family] if entry else None
+
+    def treatment_of(self, codes: set[str] | frozenset[str]) -> Treatment | None:
+        """What codes alone say was done (cryoablation, chemodenervation), the first family in data order."""
+        families = {self.family(code) for code in codes}
+        return next((f.treatment for f in self.families.values() if f.id in families and f.treatment), None)
+
+
+def dotted_icd10cm(code: str) -> str:
+    code = code.strip().upper()
+    return code if "." in code or len(code) <= 3 else f"{code[:3]}.{code[3:]}"

@@ -1,0 +1,241 @@
+"""The coding side of the knowledge base: the rule set, codes and their families, nerves and how each is
+destroyed, modifiers and sides, image guidance, chemodenervation targets, override reasons."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+
+from .fields import (
+    Cpt,
+    Destructive,
+    Entry,
+    Id,
+    Region,
+    SnomedId,
+    Sources,
+    SpinalRegion,
+    Text,
+    Treatment,
+    WordList,
+    Words,
+    unique,
+)
+
+# ruleset.json
+
+
+class Rule(Entry):
+    id: Annotated[str, Field(pattern=r"^[a-z]+(-[a-z]+)*$", description="Card topic; rules/<id with _>.py")]
+    title: Text
+    indicator: Literal["info", "warning", "critical"] = Field(description="The indicator its cards usually carry.")
+    status: Literal["active", "planned"]
+    source: Sources
+
+
+class RuleSet(Entry):
+    version: Annotated[str, Field(pattern=r"^[0-9]{4}\.[0-9]{1,2}\.[0-9]+$", description="YYYY.MM.N")]
+    topic_system: Text
+    rules: Annotated[tuple[Rule, ...], Field(min_length=1, description="In the order their cards come out.")]
+
+
+# codes.json
+
+
+class SystemAliases(Entry):
+    """Other names of the CPT code system that feeds still send (its OID)."""
+
+    systems: Words
+    source: Sources
+
+
+class CodeFamily(Entry):
+    """What a code of the family means for coding a nerve episode."""
+
+    id: Id
+    name: Text
+    claims_destruction: bool = Field(False, description="An order or procedure coded so claims nerve destruction.")
+    recodable: bool = Field(False, description="Replaced when a card recodes the order.")
+    treatment: Treatment | None = Field(None, description="What the code alone says was done, when nothing else does.")
+    prior_care: str | None = Field(None, description="Conservative-care kind an earlier procedure of it counts as.")
+    source: Sources
+
+
+class Fallbacks(Entry):
+    """Codes used when nothing more specific applies."""
+
+    other_nerve: Cpt = Field(description="Destruction of a nerve no more specific code names (64640).")
+    other_nerve_block: Cpt = Field(description="Block of a nerve with no block code of its own.")
+    unlisted: Cpt
+    chemodenervation: Annotated[tuple[Cpt, ...], Field(min_length=1, description="Muscles not named: choose.")]
+    source: Sources
+
+
+class Code(Entry):
+    code: Cpt
+    family: Id
+    display: Annotated[str, Field(min_length=3, max_length=60, description="Coding.display: our paraphrase.")]
+    descriptor: Annotated[str, Field(min_length=10, max_length=200, description="Our paraphrase, never AMA text.")]
+    imaging_included: bool
+    global_days: Annotated[int, Field(ge=0)] | None
+    daily_unit_limit: Annotated[int | None, Field(ge=1, description="CMS MUE; null until a source confirms it.")]
+    laterality: bool = Field(description="Whether RT/LT (or 50) apply to lines of this code.")
+    add_on_to: Cpt | None = None
+    confirmed: bool = Field(description="false: the research could not confirm the code; cards say so.")
+    source: Sources
+
+
+class CodesFile(Entry):
+    system: Literal["http://www.ama-assn.org/go/cpt"]
+    system_aliases: SystemAliases
+    families: Annotated[tuple[CodeFamily, ...], Field(min_length=1, description="First match wins (treatment).")]
+    fallbacks: Fallbacks
+    codes: Annotated[tuple[Code, ...], Field(min_length=1)]
+
+
+# nerves.json
+
+
+class Qualifiers(Entry):
+    """Words that turn a bare nerve word into another nerve ("posterior femoral cutaneous" is not the femoral
+    nerve): such a match is not taken, and the words are kept as an unknown nerve."""
+
+    before: tuple[Annotated[str, Field(pattern=r"^[a-z]+$")], ...]
+    after: tuple[Annotated[str, Field(pattern=r"^[a-z]+$")], ...]
+    source: Sources
+
+
+class DestructionOption(Entry):
+    """One way to code destroying a nerve; the first option whose conditions hold is the code."""
+
+    code: Cpt
+    unit: Literal["nerve", "branch", "knee", "joint", "vertebral-body", "procedure"]
+    modalities: Annotated[frozenset[Destructive], Field(min_length=1)]
+    add_on: Cpt | None = None
+    base_units: Annotated[int, Field(ge=1, description="Units the base code covers before the add-on.")] = 1
+    spinal_regions: frozenset[SpinalRegion] = frozenset()
+    imaging: Literal["required"] | None = Field(None, description="required: only with documented guidance.")
+    choose: Annotated[tuple[Cpt, ...], Field(description="The record says too little: offer these codes.")] = ()
+    confirmed: bool
+    source: Sources
+
+    @property
+    def imaging_required(self) -> bool:
+        return self.imaging == "required"
+
+
+class BlockFamily(Entry):
+    """A block-code family the research could not confirm: cards name it and propose no code."""
+
+    codes: Text
+    name: Text
+    reason: Text
+    confirmed: bool
+    source: Sources
+
+
+class Nerve(Entry):
+    id: Id
+    name: Annotated[str, Field(min_length=3)]
+    synonyms: Annotated[tuple[Annotated[str, Field(min_length=2)], ...], AfterValidator(unique)]
+    sided: bool
+    region: Region
+    destruction: Annotated[tuple[DestructionOption, ...], Field(min_length=1)]
+    block_code: Cpt | None = None
+    block_family: BlockFamily | None = None
+    source: Sources
+
+    @property
+    def destruction_codes(self) -> frozenset[str]:
+        return frozenset(o.code for o in self.destruction)
+
+
+class NervesFile(Entry):
+    qualifiers: Qualifiers
+    nerve_words: WordList = Field(description="Words that make body-site text name a nerve the base does not know.")
+    nerves: Annotated[tuple[Nerve, ...], Field(min_length=1)]
+
+
+# modifiers.json and laterality.json
+
+
+class Modifier(Entry):
+    code: Annotated[str, Field(pattern=r"^[0-9A-Z]{2}$")]
+    system: Literal["http://www.ama-assn.org/go/cpt", "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"]
+    meaning: Annotated[str, Field(min_length=3)]
+    use: Literal["right", "left", "bilateral", "distinct", "separate-evaluation"]
+    source: Sources
+
+
+class ModifiersFile(Entry):
+    modifiers: Annotated[tuple[Modifier, ...], Field(min_length=1)]
+
+
+class Side(Entry):
+    side: Literal["left", "right", "bilateral"]
+    snomed: SnomedId
+    words: Annotated[tuple[Text, ...], Field(min_length=1)]
+    source: Sources
+
+
+class LateralityFile(Entry):
+    system: Literal["http://snomed.info/sct"]
+    sides: Annotated[tuple[Side, ...], Field(min_length=3)]
+
+
+# guidance.json
+
+
+class GuidanceModality(Entry):
+    id: Literal["ultrasound", "fluoroscopy", "ct", "mr"]
+    name: Text
+    words: Words
+    codes: Annotated[tuple[Cpt, ...], Field(min_length=1)]
+    dicom: Annotated[tuple[Annotated[str, Field(pattern=r"^[A-Z]{2}$")], ...], Field(min_length=1)]
+    source: Sources
+
+
+class GuidanceFile(Entry):
+    dicom_system: Literal["http://dicom.nema.org/resources/ontology/DCM"]
+    modalities: Annotated[tuple[GuidanceModality, ...], Field(min_length=1)]
+    unspecified: WordList = Field(description="Guidance named without its type.")
+    guidance_order_words: WordList = Field(description="Words that make an order an order for guidance itself.")
+
+
+# chemodenervation.json
+
+
+class ChemoCodes(Entry):
+    few: Cpt
+    many: Cpt | None = None
+
+
+class ChemoTarget(Entry):
+    region: Text
+    label: Annotated[str, Field(min_length=3, description="What a line's body site says.")]
+    codes: ChemoCodes
+    many_from: Annotated[int, Field(ge=2)] | None = None
+    words: Words
+    source: Sources
+
+
+class ChemodenervationFile(Entry):
+    targets: Annotated[tuple[ChemoTarget, ...], Field(min_length=1)]
+    nerve_regions: dict[Region, Text] = Field(description="Target region of a nerve's body region.")
+    source: Sources
+
+
+# overrides.json
+
+
+class OverrideReason(Entry):
+    rule: Text
+    code: Id
+    display: Annotated[str, Field(min_length=3)]
+    source: Sources
+
+
+class OverridesFile(Entry):
+    system: Text
+    reasons: Annotated[tuple[OverrideReason, ...], Field(min_length=1)]

@@ -1,0 +1,44 @@
+"""What reading one text found: agents with their numbers, modalities, guidance, levels and the rest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class AgentMention:
+    agent: str  # agent id
+    klass: str  # neurolytic | local-anaesthetic | steroid | botulinum-toxin
+    concentration_pct: float | None
+    volume_ml: float | None
+    field: str
+
+
+@dataclass
+class TextFindings:
+    agents: list[AgentMention] = field(default_factory=list)
+    modalities: set[str] = field(default_factory=set)  # thermal | pulsed-rf | cryo
+    neurolysis: bool = False
+    guidance: set[str] = field(default_factory=set)  # ultrasound | fluoroscopy | ct | mr | unspecified
+    spinal_regions: set[str] = field(default_factory=set)
+    joints: set[tuple[str, str]] = field(default_factory=set)  # adjacent level pairs: ("l4", "l5")
+    levels: set[str] = field(default_factory=set)  # single levels: "t7", "l4"
+    chemo_regions: list[str] = field(default_factory=list)  # botulinum toxin targets, one per muscle/site named
+    confirmation: set[str] = field(default_factory=set)  # stimulation | test-dose | contrast | confirmed
+    conservative: set[str] = field(default_factory=set)  # medication:<class> | procedure:<kind> | phrase | relief
+    indications: set[str] = field(default_factory=set)  # indication group ids named in words
+    fields: set[str] = field(default_factory=set)  # the fields that contributed anything
+
+    def merge(self, other: TextFindings) -> None:
+        self.agents.extend(other.agents)
+        self.modalities |= other.modalities
+        self.neurolysis |= other.neurolysis
+        self.guidance |= other.guidance
+        self.spinal_regions |= other.spinal_regions
+        self.joints |= other.joints
+        self.levels |= other.levels
+        self.chemo_regions.extend(other.chemo_regions)
+        self.confirmation |= other.confirmation
+        self.conservative |= other.conservative
+        self.indications |= other.indications
+        self.fields |= other.fields
