@@ -1,4 +1,8 @@
-"""`cpt64640` command line: `serve` (the CDS service under gunicorn) and `fhir-server` (fixture FHIR)."""
+"""`cpt64640` command line: `serve` (the CDS service under gunicorn), and the developer tools `fhir-server`
+(fixture FHIR), `replay` (scenarios against golden cards) and `feedback-report`.
+
+Each command imports what it needs when it runs: `serve` must set up the metrics folder before the app is
+imported, and the tools' extras (`pip install 'cpt64640-cds[tools]'`) are not needed to serve."""
 
 from __future__ import annotations
 
@@ -81,7 +85,6 @@ def _fhir_server(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     from .tools.replay import InProcess, OverHttp, ReplayError, diff, discover, progress_bar, replay, update_golden
-    from .tools.report import html_report, junit_report
 
     modes = ["prefetch", "fetch"] if args.mode == "both" else [args.mode]
     try:
@@ -99,10 +102,20 @@ def _replay(args: argparse.Namespace) -> int:
     except ReplayError as exc:
         print(f"cpt64640 replay: {exc}", file=sys.stderr)
         return 2
-    if args.html:
-        Path(args.html).write_text(html_report(result), encoding="utf-8")
-    if args.junit:
-        Path(args.junit).write_text(junit_report(result), encoding="utf-8")
+    if args.html or args.junit:
+        try:
+            from .tools.report import html_report, junit_report
+        except ModuleNotFoundError as exc:  # the report's Markdown renderer comes with the tools extra
+            print(
+                f"cpt64640 replay: reports need the tools extra ({exc.name} is missing): "
+                "pip install 'cpt64640-cds[tools]'",
+                file=sys.stderr,
+            )
+            return 2
+        if args.html:
+            Path(args.html).write_text(html_report(result), encoding="utf-8")
+        if args.junit:
+            Path(args.junit).write_text(junit_report(result), encoding="utf-8")
     if args.update_golden:
         for path in update_golden(result):
             print(f"updated {path}")

@@ -46,11 +46,9 @@ def _card(finding: Finding, ctx: CardContext) -> dict[str, Any]:
             }
         },
     }
-    reasons = ctx.kb.overrides_for(rule.id)
-    if reasons:
-        card["overrideReasons"] = [
-            {"system": ctx.kb.override_system, "code": r.code, "display": r.display} for r in reasons
-        ]
+    card["overrideReasons"] = [
+        {"system": ctx.kb.override_system, "code": r.code, "display": r.display} for r in rule.override_reasons
+    ]
     if finding.missing:
         card["extension"][EXPLANATION_KEY]["missing"] = list(finding.missing)
     suggestions = [s for s in (_suggestion(option, ctx) for option in finding.options) if s]

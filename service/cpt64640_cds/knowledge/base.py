@@ -17,7 +17,6 @@ from .codes import (
     GuidanceModality,
     Modifier,
     Nerve,
-    OverrideReason,
     Rule,
     Side,
 )
@@ -69,7 +68,6 @@ class Knowledge:
     negation_before: frozenset[str]
     negation_after: tuple[str, ...]
     override_system: str
-    override_reasons: tuple[OverrideReason, ...]
     sentence_abbreviations: tuple[str, ...]
     injection_stems: tuple[str, ...]
     injection_words: tuple[str, ...]
@@ -83,9 +81,6 @@ class Knowledge:
         if system == self.snomed_system:
             return next((g for g in self.indication_groups if code in g.snomed), None)
         return None
-
-    def overrides_for(self, rule_id: str) -> tuple[OverrideReason, ...]:
-        return tuple(r for r in self.override_reasons if r.rule == rule_id)
 
     def side_for_snomed(self, code: str) -> str | None:
         return next((s.side for s in self.sides.values() if s.snomed == code), None)

@@ -1,5 +1,5 @@
 """The coding side of the knowledge base: the rule set, codes and their families, nerves and how each is
-destroyed, modifiers and sides, image guidance, chemodenervation targets, override reasons."""
+destroyed, modifiers and sides, image guidance, chemodenervation targets."""
 
 from __future__ import annotations
 
@@ -26,17 +26,27 @@ from .fields import (
 # ruleset.json
 
 
+class OverrideReason(Entry):
+    """A reason a clinician or coder may give for declining the rule's card (CDS Hooks overrideReasons)."""
+
+    code: Id
+    display: Annotated[str, Field(min_length=3)]
+    source: Sources
+
+
 class Rule(Entry):
     id: Annotated[str, Field(pattern=r"^[a-z]+(-[a-z]+)*$", description="Card topic; rules/<id with _>.py")]
     title: Text
     indicator: Literal["info", "warning", "critical"] = Field(description="The indicator its cards usually carry.")
     status: Literal["active", "planned"]
     source: Sources
+    override_reasons: Annotated[tuple[OverrideReason, ...], Field(min_length=1)]
 
 
 class RuleSet(Entry):
     version: Annotated[str, Field(pattern=r"^[0-9]{4}\.[0-9]{1,2}\.[0-9]+$", description="YYYY.MM.N")]
     topic_system: Text
+    override_system: Text
     rules: Annotated[tuple[Rule, ...], Field(min_length=1, description="In the order their cards come out.")]
 
 
@@ -224,18 +234,3 @@ class ChemodenervationFile(Entry):
     targets: Annotated[tuple[ChemoTarget, ...], Field(min_length=1)]
     nerve_regions: dict[Region, Text] = Field(description="Target region of a nerve's body region.")
     source: Sources
-
-
-# overrides.json
-
-
-class OverrideReason(Entry):
-    rule: Text
-    code: Id
-    display: Annotated[str, Field(min_length=3)]
-    source: Sources
-
-
-class OverridesFile(Entry):
-    system: Text
-    reasons: Annotated[tuple[OverrideReason, ...], Field(min_length=1)]

@@ -22,7 +22,6 @@ from .codes import (
     LateralityFile,
     ModifiersFile,
     NervesFile,
-    OverridesFile,
     RuleSet,
 )
 from .words import AgentsFile, ConservativeFile, DocumentationFile, IndicationGroup, IndicationsFile, TextFile
@@ -42,7 +41,6 @@ FILES: dict[str, type[BaseModel]] = {
     "indications": IndicationsFile,
     "conservative": ConservativeFile,
     "documentation": DocumentationFile,
-    "overrides": OverridesFile,
     "text": TextFile,
 }
 MAX_REPORTED = 5  # problems named per broken file
@@ -106,7 +104,6 @@ def _index(files: dict[str, Any], directory: Path) -> Knowledge:
     indications: IndicationsFile = files["indications"]
     conservative: ConservativeFile = files["conservative"]
     documentation: DocumentationFile = files["documentation"]
-    overrides: OverridesFile = files["overrides"]
     text: TextFile = files["text"]
     laterality: LateralityFile = files["laterality"]
     modifiers: ModifiersFile = files["modifiers"]
@@ -152,8 +149,7 @@ def _index(files: dict[str, Any], directory: Path) -> Knowledge:
         uncertainty_words=frozenset(documentation.uncertainty.words),
         negation_before=frozenset(documentation.negation_before.words),
         negation_after=documentation.negation_after.words,
-        override_system=overrides.system,
-        override_reasons=overrides.reasons,
+        override_system=ruleset.override_system,
         sentence_abbreviations=text.sentence_abbreviations.words,
         injection_stems=text.injection.stems,
         injection_words=text.injection.words,
@@ -195,9 +191,6 @@ def _check_references(kb: Knowledge, directory: Path) -> None:
             problems.append(f"modifiers.json: no modifier for use {use}")
     if "line-suggestion" not in kb.rules:
         problems.append("ruleset.json: rule line-suggestion is missing")
-    for reason in kb.override_reasons:
-        if reason.rule not in kb.rules:
-            problems.append(f"overrides.json: reason {reason.code} names unknown rule {reason.rule}")
     for label, entries in (
         ("nerves.json", [(p, n.id) for n in kb.nerves.values() for p in (n.name, *n.synonyms)]),
         ("agents.json", [(p, a.id) for a in kb.agents.values() for p in a.words]),

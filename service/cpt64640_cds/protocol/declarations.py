@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..knowledge.base import Knowledge
 from .prefetch.templates import ALLOWED_TOKEN, tokens
 
 
@@ -47,7 +48,11 @@ class CdsService:
                 if not ALLOWED_TOKEN.match(token):
                     raise ValueError(f"service {self.id}: prefetch {key} uses a token CDS Hooks 2.0 forbids: {token}")
 
-    def discovery(self, rule_set_version: str) -> dict[str, Any]:
+    def discovery(self, kb: Knowledge) -> dict[str, Any]:
+        """This service in discovery: the declaration, the rule-set version and the rules whose cards it issues."""
+        rules = [
+            {"id": r.id, "title": r.title, "indicator": r.indicator} for r in kb.rules.values() if r.status == "active"
+        ]
         return {
             "hook": self.hook,
             "id": self.id,
@@ -56,7 +61,8 @@ class CdsService:
             "usageRequirements": self.usage_requirements,
             "prefetch": {key: spec.template for key, spec in self.prefetch.items()},
             "extension": {
-                "cpt64640-cds.ruleSetVersion": rule_set_version,
+                "cpt64640-cds.ruleSetVersion": kb.version,
+                "cpt64640-cds.rules": rules,
                 "cpt64640-cds.requiredPrefetch": [k for k, spec in self.prefetch.items() if spec.required],
             },
         }

@@ -55,13 +55,13 @@ def _service(service_id: str) -> CdsService:
 @bp.get("/cds-services")
 def discovery() -> Response:
     environment = env()
-    return json_response({"services": [s.discovery(environment.kb.version) for s in environment.services.values()]})
+    return json_response({"services": [s.discovery(environment.kb) for s in environment.services.values()]})
 
 
 @bp.get("/openapi.json")
 def openapi_document() -> Response:
     environment = env()
-    services = [s.discovery(environment.kb.version) for s in environment.services.values()]
+    services = [s.discovery(environment.kb) for s in environment.services.values()]
     return json_response(openapi.document(services, environment.kb.version))
 
 

@@ -1,0 +1,120 @@
+"""The built wheel: one import package, `cpt64640_cds`, with its data, that serves from outside the repository;
+no top-level `service` module, neither installed nor importable from the checkout."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+import requests
+
+import cpt64640_cds
+
+from ..conftest import ROOT, free_port
+
+
+def _checkout(target: Path) -> Path:
+    """The repository's files as a clean clone has them (setuptools builds in the tree it is given, so a build
+    folder left in the working copy must not leak into the wheel)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if not source.exists() and not source.is_symlink():
+            continue  # deleted in the working copy
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target / name, follow_symlinks=False)
+    return target
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    source = _checkout(tmp_path_factory.mktemp("checkout"))
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-q", "-w", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    [built] = out.glob("cpt64640_cds-*.whl")
+    return built
+
+
+def test_the_wheel_holds_one_package_with_its_data(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert top == {"cpt64640_cds"}
+    assert wheel.name.startswith(f"cpt64640_cds-{cpt64640_cds.__version__}-")
+    # The contract (a symlink in the repository) and the knowledge base travel as files.
+    assert "cpt64640_cds/protocol/schemas/cpt64640-response.schema.json" in names
+    assert "cpt64640_cds/knowledge/data/nerves.json" in names
+    assert "cpt64640_cds/knowledge/schemas/nerves.schema.json" in names
+
+
+def test_the_installed_wheel_serves_from_outside_the_repository(wheel, tmp_path):
+    site = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
+    # The installed copy comes first on the path, ahead of the editable install of the checkout.
+    env.update(PYTHONPATH=str(site), CDS_AUTH="off", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    where = subprocess.run(
+        [sys.executable, "-c", "import cpt64640_cds; print(cpt64640_cds.__file__)"],
+        cwd=outside,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert where.stdout.startswith(str(site))
+    port = free_port()
+    env.update(PORT=str(port), WORKERS="1")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cpt64640_cds", "serve"],
+        cwd=outside,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        assert "CDS Hooks discovery at" in server.stdout.readline()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = requests.get(f"http://127.0.0.1:{port}/cds-services", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert server.poll() is None, "the service exited"
+                assert time.monotonic() < deadline, "the service did not answer"
+                time.sleep(0.1)
+        assert answer.status_code == 200
+        assert {s["id"] for s in answer.json()["services"]} == {"cpt64640-order-sign", "cpt64640-order-select"}
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.mark.parametrize("where", [ROOT, Path("/")])
+def test_there_is_no_service_module_to_import(where):
+    result = subprocess.run([sys.executable, "-c", "import service"], cwd=where, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "cpt64640_cds" in result.stderr or "No module named 'service'" in result.stderr
