@@ -31,10 +31,7 @@ def _card(finding: Finding, ctx: CardContext) -> dict[str, Any]:
         "summary": finding.summary,
         "indicator": finding.indicator,
         "detail": _detail(finding, ctx),
-        "source": {
-            "label": SOURCE_LABEL,
-            "topic": {"system": kb.topic_system, "code": rule.id, "display": rule.title},
-        },
+        "source": {"label": SOURCE_LABEL, "topic": {"system": kb.topic_system, "code": rule.id, "display": rule.title}},
         "extension": {
             EXPLANATION_KEY: {
                 "ruleId": rule.id,

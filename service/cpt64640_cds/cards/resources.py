@@ -82,11 +82,7 @@ def modifier_action(update: ModifierUpdate, ctx: CardContext) -> dict[str, Any] 
     item.setdefault("extension", []).append(_modifier_extension(update.modifier, ctx.kb))
     if not _valid_fhir(item):
         return None
-    return {
-        "type": "update",
-        "description": f"Add modifier {update.modifier} to {update.reference}",
-        "resource": item,
-    }
+    return {"type": "update", "description": f"Add modifier {update.modifier} to {update.reference}", "resource": item}
 
 
 def _concept(indication: Indication) -> dict[str, Any]:

@@ -13,9 +13,7 @@ from ..fhir.record import Record
 from ..knowledge.base import Knowledge
 from ..reading.text import read
 from .documents import Document
-from .model import (
-    ConservativeCare,
-)
+from .model import ConservativeCare
 
 
 def conservative_care(

@@ -15,12 +15,7 @@ from ..reading.findings import AgentMention, TextFindings
 from ..reading.text import read
 from .documents import Document, linked
 from .indications import reasons_of, supporting
-from .model import (
-    ConditionFact,
-    Dose,
-    Evidence,
-    NerveEpisode,
-)
+from .model import ConditionFact, Dose, Evidence, NerveEpisode
 from .nerves import nerve_mentions, split_sides
 
 

@@ -23,9 +23,7 @@ from .conservative import conservative_care
 from .documents import administrations_by_procedure, read_documents
 from .episodes import EpisodeContext, episodes_of
 from .indications import conditions_of
-from .model import (
-    Facts,
-)
+from .model import Facts
 from .services import em_service, guidance_service, imaging_of
 
 SKIPPED_ORDER_STATUSES = frozenset({"revoked", "entered-in-error", "completed"})

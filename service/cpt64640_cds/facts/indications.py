@@ -11,11 +11,7 @@ from ..fhir.elements import reference_to, relative, texts_of
 from ..fhir.record import Record
 from ..knowledge.base import Knowledge
 from ..reading.text import read
-from .model import (
-    Coding,
-    ConditionFact,
-    Indication,
-)
+from .model import Coding, ConditionFact, Indication
 
 
 def _codings(concept: Any) -> tuple[Coding, ...]:

@@ -16,12 +16,7 @@ from ..knowledge.fields import Stage
 from ..reading.lexicon import lexicon
 from ..reading.phrases import normalize
 from ..reading.text import read
-from .model import (
-    EmService,
-    Evidence,
-    GuidanceService,
-    ImagingFact,
-)
+from .model import EmService, Evidence, GuidanceService, ImagingFact
 
 
 def guidance_service(

@@ -115,11 +115,7 @@ def _entries(value: Mapping[str, Any], where: str) -> Iterable[tuple[str, Mappin
         yield where, value
 
 
-def build(
-    context: Mapping[str, Any],
-    focus: frozenset[str] | None,
-    prefetch: PrefetchResult,
-) -> Record:
+def build(context: Mapping[str, Any], focus: frozenset[str] | None, prefetch: PrefetchResult) -> Record:
     record = Record(
         patient_id=context["patientId"],
         encounter_id=context.get("encounterId"),

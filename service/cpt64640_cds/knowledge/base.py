@@ -9,17 +9,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .codes import (
-    ChemoTarget,
-    Code,
-    CodeFamily,
-    Fallbacks,
-    GuidanceModality,
-    Modifier,
-    Nerve,
-    Rule,
-    Side,
-)
+from .codes import ChemoTarget, Code, CodeFamily, Fallbacks, GuidanceModality, Modifier, Nerve, Rule, Side
 from .fields import Region, Treatment
 from .words import Agent, DocumentationElement, IndicationGroup, Modality, Spine
 

@@ -15,15 +15,7 @@ import simple_icd_10_cm as icd
 from pydantic import BaseModel, ValidationError
 
 from .base import Knowledge, dotted_icd10cm
-from .codes import (
-    ChemodenervationFile,
-    CodesFile,
-    GuidanceFile,
-    LateralityFile,
-    ModifiersFile,
-    NervesFile,
-    RuleSet,
-)
+from .codes import ChemodenervationFile, CodesFile, GuidanceFile, LateralityFile, ModifiersFile, NervesFile, RuleSet
 from .words import AgentsFile, ConservativeFile, DocumentationFile, IndicationGroup, IndicationsFile, TextFile
 
 KNOWLEDGE_DIR = Path(__file__).parent / "data"
