@@ -19,7 +19,7 @@ from cpt64640_cds.knowledge.loader import load as load_knowledge
 from cpt64640_cds.protocol.prefetch.completion import KeyResult, PrefetchResult
 from cpt64640_cds.rules.catalogue import run_all
 from cpt64640_cds.rules.inputs import RuleInputs
-from cpt64640_cds.tools.replay import DEFAULT_AROUND, around_request
+from cpt64640_cds.tools.scenarios import DEFAULT_AROUND, around_request
 
 from .conftest import FIXTURES, SIGN, load, post_hook
 
