@@ -13,6 +13,7 @@ import requests
 
 from ..protocol.prefetch.templates import resolve_template
 from ..protocol.services import all_services
+from ..protocol.services.order_sign import SERVICE as ORDER_SIGN
 from .fhirserver import FixtureStore, create_fhir_app
 
 
@@ -51,7 +52,7 @@ def with_prefetch(body: dict[str, Any], prefetch: dict[str, Any]) -> dict[str, A
     return out
 
 
-def null_prefetch(body: dict[str, Any], service_id: str) -> dict[str, Any]:
+def null_prefetch(body: dict[str, Any], service_id: str = ORDER_SIGN.id) -> dict[str, Any]:
     """Every prefetch key of the service sent as null: the EHR has no data for it."""
     return with_prefetch(body, dict.fromkeys(all_services()[service_id].prefetch))
 
