@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fhir-fixtures"
 REQUESTS = FIXTURES / "requests"
 EXAMPLES = ROOT / "tests" / "examples" / "cds-hooks"
+TEST_CASES = EXAMPLES / "more" / "fhir-test-cases"  # the HL7 validator's test cases, with expected outcomes
 SIGN = "cpt64640-order-sign"
 SELECT = "cpt64640-order-select"
 
@@ -25,3 +26,9 @@ def load(path: Path | str) -> Any:
 
 def fixture_request(name: str) -> dict[str, Any]:
     return load(REQUESTS / f"{name}.json")
+
+
+def expected_errors(test_case: Path) -> int:
+    """How many errors the HL7 validator expects for one of its test cases."""
+    outcome = load(TEST_CASES / "expected" / f"{test_case.stem}.expected-outcome.json")
+    return sum(1 for issue in outcome.get("issue", []) if issue["severity"] in ("error", "fatal"))

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from cpt64640_cds.protocol import contract
-from cpt64640_cds.protocol.declarations import CdsService, Prefetch
 from cpt64640_cds.tools.hook_requests import null_prefetch
 
 from ..conftest import SELECT, SIGN, fixture_request
@@ -48,20 +45,6 @@ def test_prefetch_asks_for_what_the_rules_read_with_2_0_tokens_only(client):
             assert "draftOrders" not in template
         # userId is already Type/id: a template must never prefix it.
         assert not any("Practitioner/{{context.userId}}" in t for t in prefetch.values())
-
-
-def test_declaration_rejects_a_token_cds_hooks_2_0_forbids():
-    with pytest.raises(ValueError, match="forbids"):
-        CdsService(
-            id="x",
-            hook="order-sign",
-            title="t",
-            description="d",
-            usage_requirements="u",
-            prefetch={"sr": Prefetch("ServiceRequest?_id={{context.draftOrders.ServiceRequest.id}}", True, "p")},
-            request_schema="order-sign-request",
-            focus=lambda context: None,
-        )
 
 
 def test_healthz(client):

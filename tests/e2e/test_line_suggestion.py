@@ -1,13 +1,12 @@
-"""line-suggestion: the proposed 64640 lines and the modifier policy of docs/cards.md."""
+"""line-suggestion through the app: the proposed 64640 lines as ChargeItems, the recoding, the payer profiles
+(the modifier policy itself: tests/unit/coding/test_lines.py)."""
 
 from __future__ import annotations
 
 import copy
-from datetime import date
 
 import pytest
 
-from cpt64640_cds.coding.lines import Line, ModifierPolicy, apply
 from cpt64640_cds.tools.cards import proposed_lines, topics
 from cpt64640_cds.tools.hook_requests import null_prefetch, with_prefetch
 from cpt64640_cds.web.app import create_app
@@ -15,46 +14,7 @@ from cpt64640_cds.web.app import create_app
 from ..conftest import REQUESTS, SELECT, SIGN, fixture_request, load
 from .conftest import call, prefetch_from
 
-D1, D2 = date(2026, 11, 20), date(2026, 11, 21)
 CPT = "http://www.ama-assn.org/go/cpt"
-
-
-def _line(nerve: str, side: str | None, when: date = D1, code: str = "64640") -> Line:
-    return Line(code, (), 1, nerve, nerve, side, when, None, ("ServiceRequest/x",), (), False)
-
-
-@pytest.mark.parametrize(
-    ("lines", "expected"),
-    [
-        ([_line("lfcn", "left")], [("LT",)]),
-        ([_line("lfcn", "right")], [("RT",)]),
-        # Left and right of one nerve: two lines, RT and LT, no 59.
-        ([_line("lfcn", "right"), _line("lfcn", "left")], [("RT",), ("LT",)]),
-        # Two nerves, same side, same date: the second carries 59.
-        ([_line("obturator", "left"), _line("musculocutaneous", "left")], [("LT",), ("LT", "59")]),
-        # Three nerves on one side: every line after the first carries 59.
-        (
-            [_line("obturator", "left"), _line("musculocutaneous", "left"), _line("tibial", "left")],
-            [("LT",), ("LT", "59"), ("LT", "59")],
-        ),
-        # Mixed sides: 59 only among lines with the same laterality modifier.
-        (
-            [_line("obturator", "left"), _line("tibial", "right"), _line("musculocutaneous", "left")],
-            [("LT",), ("RT",), ("LT", "59")],
-        ),
-        # Different dates of service are independent.
-        ([_line("obturator", "left", D1), _line("tibial", "left", D2)], [("LT",), ("LT",)]),
-        # An unsided nerve has no laterality; a second one the same day is still distinct.
-        ([_line("a", None), _line("b", None)], [(), ("59",)]),
-    ],
-)
-def test_modifier_policy(lines, expected):
-    assert [line.modifiers for line in apply(lines, ModifierPolicy())] == expected
-
-
-def test_xs_instead_of_59_when_configured():
-    lines = apply([_line("obturator", "left"), _line("musculocutaneous", "left")], ModifierPolicy("XS"))
-    assert [line.modifiers for line in lines] == [("LT",), ("LT", "XS")]
 
 
 def test_draft_order_for_one_sided_nerve_gives_one_line(client):

@@ -1,24 +1,16 @@
 """Real-world records without neurolysis produce no cards: the HL7 R4 examples and the SMART sandbox patients
 (fhir-fixtures/external, copied from ../shared/fhir-examples with their SOURCES.md), sent as prefetch
-around an unrelated draft order."""
+around an unrelated draft order, over HTTP to the service under gunicorn (every encounter of the SMART patients,
+stage by stage: tests/unit/rules/test_real_records.py)."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from datetime import date
 from pathlib import Path
 
 import pytest
 
-from cpt64640_cds.coding.choice import code_episodes
-from cpt64640_cds.coding.lines import ModifierPolicy
-from cpt64640_cds.facts.extract import extract
-from cpt64640_cds.fhir.record import build
-from cpt64640_cds.knowledge.loader import load as load_knowledge
-from cpt64640_cds.protocol.prefetch.completion import KeyResult, PrefetchResult
-from cpt64640_cds.rules.catalogue import run_all
-from cpt64640_cds.rules.inputs import RuleInputs
+from cpt64640_cds.tools.fhirserver import resources_in
 from cpt64640_cds.tools.scenarios import DEFAULT_AROUND, around_request
 
 from ..conftest import FIXTURES, SIGN, load
@@ -26,13 +18,6 @@ from .conftest import post_hook
 
 EXTERNAL = FIXTURES / "external"
 SMART = sorted(p for p in (EXTERNAL / "smart-sandbox").glob("*.json") if p.name != "replay.json")
-KB = load_knowledge()
-
-
-def _resources(data) -> list[dict]:
-    if isinstance(data, dict) and data.get("resourceType") == "Bundle":
-        return [r for e in data.get("entry", []) for r in _resources(e.get("resource"))]
-    return [data] if isinstance(data, dict) and "resourceType" in data else []
 
 
 def _unrelated_request(patient: str, encounter: str | None, resources: list[dict]) -> dict:
@@ -48,7 +33,7 @@ def _unrelated_request(patient: str, encounter: str | None, resources: list[dict
 
 
 def test_hl7_examples_give_no_cards(service):
-    resources = [r for path in sorted((EXTERNAL / "hl7").rglob("*.json")) for r in _resources(load(path))]
+    resources = [r for path in sorted((EXTERNAL / "hl7").rglob("*.json")) for r in resources_in(load(path))]
     assert len(resources) > 80
     encounters = sorted({r["id"] for r in resources if r["resourceType"] == "Encounter" and "id" in r})
     for encounter in [None, *encounters]:
@@ -58,7 +43,7 @@ def test_hl7_examples_give_no_cards(service):
 
 
 def _synthea_ids(path: Path) -> tuple[str, list[str]]:
-    resources = _resources(load(path))
+    resources = resources_in(load(path))
     patient = next(r["id"] for r in resources if r["resourceType"] == "Patient")
     by_encounter = Counter(
         p["encounter"]["reference"].split(":")[-1]
@@ -76,25 +61,3 @@ def test_smart_sandbox_patients_give_no_cards_over_http(service, path):
     response = post_hook(service.base_url, SIGN, body)
     assert response.status_code == 200, response.text
     assert response.json() == {"cards": []}
-
-
-@pytest.mark.parametrize("path", SMART, ids=lambda p: p.stem.split("_")[0])
-def test_smart_sandbox_patients_give_no_findings_in_any_encounter(path):
-    """Every encounter of each patient as the hook's encounter: no rule finds anything."""
-    patient, _ = _synthea_ids(path)
-    data = load(path)
-    encounters = sorted({r["id"] for r in _resources(data) if r["resourceType"] == "Encounter"})
-    # Synthea transaction bundles reference by urn:uuid; rewrite as an EHR's FHIR server would serve them.
-    text = json.dumps(data)
-    for r in _resources(data):
-        text = text.replace(f'"urn:uuid:{r["id"]}"', f'"{r["resourceType"]}/{r["id"]}"')
-    prefetch = PrefetchResult({"everything": KeyResult("everything", "prefetch", json.loads(text))})
-    context = _unrelated_request(patient, None, [])["context"]
-    record = build(context, None, prefetch)
-    assert record.dropped == []
-    assert encounters
-    for encounter in encounters:
-        record.encounter_id = encounter
-        facts = extract(record, KB, date(2026, 11, 27))
-        assert facts.episodes == [] and facts.guidance_services == []
-        assert run_all(facts, RuleInputs(KB, ModifierPolicy(), code_episodes(facts.episodes, KB))) == []

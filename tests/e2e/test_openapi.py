@@ -29,9 +29,8 @@ from referencing.jsonschema import DRAFT202012
 from cpt64640_cds.protocol import contract
 from cpt64640_cds.tools.hook_requests import null_prefetch
 
-from ..conftest import EXAMPLES, SELECT, SIGN, fixture_request, load
+from ..conftest import SELECT, SIGN, TEST_CASES, fixture_request, load
 
-OFFICIAL = EXAMPLES / "more" / "fhir-test-cases"
 DOC_URI = "urn:cpt64640-cds:openapi"
 SEED = 64640
 LONG_EXAMPLES = int(os.environ.get("CPT64640_SCHEMATHESIS_EXAMPLES") or 0)
@@ -161,8 +160,8 @@ def test_document_is_self_contained_and_embeds_every_contract_schema(document):
 
 
 def test_embedded_request_schema_accepts_the_official_good_example_and_rejects_the_bad_one(document):
-    good = load(OFFICIAL / "cdshooks-request-order-sign-good.json")
-    bad = load(OFFICIAL / "cdshooks-request-order-sign-bad-1.json")
+    good = load(TEST_CASES / "cdshooks-request-order-sign-good.json")
+    bad = load(TEST_CASES / "cdshooks-request-order-sign-bad-1.json")
     for pointer in (
         "/components/schemas/order-sign-request",
         f"/paths/~1cds-services~1{SIGN}/post/requestBody/content/application~1json/schema",
@@ -176,8 +175,8 @@ def test_embedded_request_schema_accepts_the_official_good_example_and_rejects_t
     select = validator_for(
         document, f"/paths/~1cds-services~1{SELECT}/post/requestBody/content/application~1json/schema"
     )
-    assert list(select.iter_errors(load(OFFICIAL / "cdshooks-request-order-select-good.json"))) == []
-    assert list(select.iter_errors(load(OFFICIAL / "cdshooks-request-order-select-bad.json")))
+    assert list(select.iter_errors(load(TEST_CASES / "cdshooks-request-order-select-good.json"))) == []
+    assert list(select.iter_errors(load(TEST_CASES / "cdshooks-request-order-select-bad.json")))
 
 
 def test_documented_answers_match_real_ones(client, document):

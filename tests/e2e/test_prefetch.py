@@ -1,4 +1,5 @@
-"""Prefetch completion in detail: templates, paging, limits, and what stays out of the logs."""
+"""Prefetch completion through the app: paging of prefetched Bundles, page limits, foreign next links, outcome
+entries and reads that find nothing (the templates themselves: tests/unit/protocol/test_templates.py)."""
 
 from __future__ import annotations
 
@@ -6,21 +7,12 @@ import copy
 
 import requests
 
-from cpt64640_cds.protocol.prefetch.templates import resolve_template
 from cpt64640_cds.web.app import create_app
 
 from ..conftest import SIGN, fixture_request
 from .conftest import call
 
 BODY = fixture_request("order-sign-lfcn-left")
-
-
-def test_resolve_template_fills_context_tokens():
-    context = {"patientId": "p1", "encounterId": "e1", "userId": "Practitioner/u"}
-    assert resolve_template("Condition?patient={{context.patientId}}", context) == "Condition?patient=p1"
-    assert resolve_template("Encounter/{{ context.encounterId }}", context) == "Encounter/e1"
-    assert resolve_template("Encounter/{{context.encounterId}}", {"patientId": "p1"}) is None
-    assert resolve_template("X?u={{context.draftOrders}}", {"draftOrders": {"a": 1}}) is None
 
 
 def _paged_body(fhir_base: str, count: int = 1) -> dict:

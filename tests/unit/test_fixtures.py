@@ -10,6 +10,8 @@ import pytest
 import simple_icd_10_cm as icd
 from fhir.resources.R4B import get_fhir_model_class
 
+from cpt64640_cds.tools.fhirserver import resources_in
+
 from ..conftest import FIXTURES, load
 
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -32,14 +34,10 @@ def _walk(value: Any) -> Iterator[dict[str, Any]]:
             yield from _walk(item)
 
 
-def _resources(data: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(data, dict) and data.get("resourceType") == "Bundle":
-        for entry in data.get("entry", []):
-            yield from _resources(entry.get("resource"))
-    elif isinstance(data, dict) and "resourceType" in data:
-        yield data
-    elif isinstance(data, dict) and "context" in data:  # a hook request: its draft orders
-        yield from _resources(data["context"].get("draftOrders"))
+def _resources(data: Any) -> list[dict[str, Any]]:
+    if isinstance(data, dict) and "resourceType" not in data and "context" in data:  # a hook request
+        return resources_in(data["context"].get("draftOrders"))
+    return resources_in(data)
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(FIXTURES)))

@@ -1,18 +1,13 @@
-"""Client JWT verification (cpt64640_cds.security) with real keys, real signatures and a real JWKS server.
+"""security.authenticator: client JWT verification with real keys, real signatures and a real JWKS server.
 
-Keys are generated per test session with `cryptography`, tokens signed with PyJWT, and JWK Sets served by
-`http.server` on 127.0.0.1 so that fetch counts (rate limiting, an attacker's `jku`) are observed, not mocked.
-Time is a fake clock shared by the authenticator, its replay cache and its JWKS refresh.
+Tokens are signed with PyJWT, and JWK Sets served by `http.server` on 127.0.0.1 so that fetch counts (rate
+limiting, an attacker's `jku`) are observed, not mocked. Time is the fake clock of conftest.py.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,115 +17,11 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from cpt64640_cds.security.authenticator import Authenticator, AuthError, Claims
-from cpt64640_cds.security.issuers import (
-    SANDBOX_ISSUER,
-    TrustConfigError,
-    TrustedIssuer,
-    load_trusted_issuers,
-    sandbox_preset,
-)
-from cpt64640_cds.security.replay_cache import MemoryReplayCache
+from cpt64640_cds.security.issuers import TrustedIssuer
 
-from ...conftest import EXAMPLES
-
-ISS = "https://ehr.example.org"
-AUD = "https://cds.example.org/cds-services/cpt64640-order-sign"
-NOW = 1_700_000_000.0
-DROP = object()  # marks a claim or header to leave out
-
-
-# --- keys, clock, tokens ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def ec_key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP384R1())
-
-
-@pytest.fixture(scope="session")
-def ec_key2() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP384R1())
-
-
-@pytest.fixture(scope="session")
-def attacker_key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP384R1())
-
-
-@pytest.fixture(scope="session")
-def rsa_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def public_jwk(private_key: Any, kid: str, alg: str | None = None) -> dict[str, Any]:
-    codec = ECAlgorithm if isinstance(private_key, ec.EllipticCurvePrivateKey) else RSAAlgorithm
-    jwk = codec.to_jwk(private_key.public_key(), as_dict=True)
-    jwk.update({"kid": kid, "use": "sig"})
-    if alg:
-        jwk["alg"] = alg
-    return jwk
-
-
-def jwks(*keys: dict[str, Any]) -> dict[str, Any]:
-    return {"keys": list(keys)}
-
-
-class Clock:
-    def __init__(self, now: float = NOW):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-def claims(clock: Clock, **changes: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "iss": ISS,
-        "aud": AUD,
-        "iat": int(clock.now),
-        "exp": int(clock.now) + 300,
-        "jti": str(uuid.uuid4()),
-    }
-    payload.update(changes)
-    return {k: v for k, v in payload.items() if v is not DROP}
-
-
-def mint(key: Any, kid: str, payload: dict[str, Any], alg: str = "ES384", **headers: Any) -> str:
-    return jwt.encode(payload, key, algorithm=alg, headers={"kid": kid, **headers})
-
-
-def bearer(token: str) -> str:
-    return f"Bearer {token}"
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def hs256(header: dict[str, Any], payload: dict[str, Any], secret: bytes) -> str:
-    """Hand-signed HMAC token: PyJWT refuses to use a PEM public key as an HMAC secret, an attacker would not."""
-    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(payload).encode())}"
-    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{b64(signature)}"
-
-
-def reason(auth: Authenticator, header: str | None, audience: str | list[str] = AUD) -> str:
-    with pytest.raises(AuthError) as info:
-        auth.verify(header, audience)
-    return info.value.reason
-
+from .tokens import AUD, DROP, ISS, Clock, bearer, claims, hs256, jwks, mint, public_jwk, reason
 
 # --- a JWKS server on loopback -----------------------------------------------------------------------------
 
@@ -491,30 +382,6 @@ def test_a_rejected_token_does_not_burn_its_jti(inline_auth, ec_key, clock):
     assert inline_auth.verify(bearer(mint(ec_key, "ec-1", payload)), AUD).jti == payload["jti"]
 
 
-def test_memory_replay_cache_forgets_after_expiry(clock):
-    cache = MemoryReplayCache(clock)
-    assert cache.seen("j1", ISS, clock.now + 60) is False
-    assert cache.seen("j1", ISS, clock.now + 60) is True
-    assert cache.seen("j1", "https://other.example.org", clock.now + 60) is False  # per issuer
-    assert len(cache) == 2
-    clock.advance(61)
-    assert len(cache) == 0
-    assert cache.seen("j1", ISS, clock.now + 60) is False
-
-
-def test_replay_cache_keeps_the_jti_until_exp_plus_leeway(ec_key, clock):
-    cache = MemoryReplayCache(clock)
-    auth = Authenticator({ISS: TrustedIssuer(jwks=jwks(public_jwk(ec_key, "k1")))}, clock=clock, replay_cache=cache)
-    payload = claims(clock, exp=int(clock.now) + 60)
-    header = bearer(mint(ec_key, "k1", payload))
-    auth.verify(header, AUD)
-    clock.advance(60 + 29)
-    assert reason(auth, header) == "replay"
-    clock.advance(2)
-    assert reason(auth, header) == "expired"
-    assert len(cache) == 0
-
-
 # --- tenant ------------------------------------------------------------------------------------------------
 
 
@@ -552,83 +419,3 @@ def test_the_reason_never_contains_the_token(inline_auth, ec_key, attacker_key, 
         # No chained PyJWT exception either, so a logged traceback carries nothing about the token.
         assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
     assert seen == {"audience", "expired", "signature", "unknown-key", "unknown-issuer", "jti", "malformed"}
-
-
-# --- sandbox preset ----------------------------------------------------------------------------------------
-
-
-def test_sandbox_preset_is_es384_only_and_pins_the_published_key(clock, attacker_key):
-    preset = sandbox_preset()
-    assert list(preset) == [SANDBOX_ISSUER]
-    issuer = preset[SANDBOX_ISSUER]
-    assert issuer.algorithms == ("ES384",)
-    published = json.loads((EXAMPLES / "sandbox-jwks.json").read_text(encoding="utf-8"))
-    assert issuer.jwks == published
-
-    auth = Authenticator(preset, clock=clock, fetch=lambda url: pytest.fail(f"fetched {url}"))
-    kid = published["keys"][0]["kid"]
-    payload = claims(clock, iss=SANDBOX_ISSUER)
-    hs_token = hs256({"alg": "HS256", "typ": "JWT", "kid": kid}, payload, b"secret")
-    assert reason(auth, bearer(hs_token)) == "algorithm"
-    # The sandbox's header shape, but signed by a key that is not the sandbox's: the pinned key decides.
-    forged = mint(attacker_key, kid, payload, jku="https://sandbox.cds-hooks.org/.well-known/jwks.json")
-    assert reason(auth, bearer(forged)) == "signature"
-
-
-# --- configuration -----------------------------------------------------------------------------------------
-
-
-def test_load_trusted_issuers_from_a_file(tmp_path, ec_key):
-    path = tmp_path / "issuers.json"
-    config = {
-        ISS: {"jwks": jwks(public_jwk(ec_key, "k1")), "algorithms": ["ES384"], "tenants": ["org-1"]},
-        "https://other.example.org": {"jwks_urls": ["https://other.example.org/jwks.json"]},
-    }
-    path.write_text(json.dumps(config), encoding="utf-8")
-    issuers = load_trusted_issuers(path)
-    assert issuers[ISS].algorithms == ("ES384",) and issuers[ISS].tenants == ("org-1",)
-    assert issuers["https://other.example.org"].algorithms == ("ES384", "RS384")
-    assert load_trusted_issuers(str(path)) == issuers
-    assert load_trusted_issuers(json.dumps(config)) == issuers
-
-
-def test_load_trusted_issuers_rejects_hs256_and_names_the_issuer(tmp_path, ec_key):
-    path = tmp_path / "issuers.json"
-    path.write_text(json.dumps({ISS: {"jwks": jwks(public_jwk(ec_key, "k1")), "algorithms": ["HS256"]}}))
-    with pytest.raises(ValueError) as info:
-        load_trusted_issuers(path)
-    assert isinstance(info.value, TrustConfigError)
-    message = str(info.value)
-    assert ISS in message and "algorithms" in message and "HS256" in message and str(path) in message
-
-
-@pytest.mark.parametrize(
-    ("entry", "field"),
-    [
-        ({"algorithms": ["ES384"]}, "jwks"),
-        ({"jwks_urls": ["https://x.example.org/jwks"], "algorithms": ["none"]}, "algorithms"),
-        ({"jwks_urls": ["http://x.example.org/jwks"]}, "jwks_urls"),
-        ({"jwks_urls": "https://x.example.org/jwks"}, "jwks_urls"),
-        ({"jwks_url": ["https://x.example.org/jwks"]}, "jwks_url"),
-        ({"jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "h"}]}}, "jwks.keys[0]"),
-        ({"jwks_urls": ["https://x.example.org/jwks"], "tenants": []}, "tenants"),
-    ],
-)
-def test_load_trusted_issuers_names_the_bad_field(entry, field):
-    with pytest.raises(TrustConfigError) as info:
-        load_trusted_issuers({ISS: entry})
-    assert f"{ISS!r}: {field}:" in str(info.value)
-
-
-def test_private_keys_and_mismatched_keys_are_refused_in_config(ec_key, rsa_key):
-    private = ECAlgorithm.to_jwk(ec_key, as_dict=True) | {"kid": "k1"}
-    with pytest.raises(TrustConfigError, match="private key"):
-        load_trusted_issuers({ISS: {"jwks": jwks(private)}})
-    with pytest.raises(TrustConfigError, match="fits none of the configured algorithms"):
-        load_trusted_issuers({ISS: {"jwks": jwks(public_jwk(rsa_key, "r1")), "algorithms": ["ES384"]}})
-
-
-def test_authenticator_checks_issuers_built_in_code(ec_key):
-    issuer = TrustedIssuer(jwks=jwks(public_jwk(ec_key, "k1")), algorithms=["ES384", "HS256"])
-    with pytest.raises(TrustConfigError, match="HS256"):
-        Authenticator({ISS: issuer})
