@@ -1,4 +1,5 @@
-"""Feedback: both shapes accepted, validated, stored once, linked to the rule of the card."""
+"""Feedback: both shapes accepted, validated, stored once, linked to the rule of the card and to the coded
+override reason the card offered."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import copy
 
 import pytest
 
-from cpt64640_cds.tools.hook_requests import null_prefetch
+from cpt64640_cds.tools.hook_requests import null_prefetch, with_prefetch
 
-from ..conftest import EXAMPLES, SIGN, fixture_request, load
-from .conftest import call
+from ..conftest import EXAMPLES, FIXTURES, SIGN, fixture_request, load
+from .conftest import call, prefetch_from
 
 
 def _post(client, body, service_id=SIGN):
@@ -40,6 +41,22 @@ def test_feedback_for_an_issued_card_is_stored_with_its_rule(app, client):
     assert row["card_uuid"] == card["uuid"]
     assert row["outcome"] == "accepted"
     assert card["suggestions"][0]["uuid"] in row["accepted_suggestions"]
+
+
+def test_override_reason_is_stored_with_the_rule(app, client):
+    request = load(FIXTURES / "scenarios" / "documentation-order-no-agent" / "request.json")
+    cards = call(client, SIGN, with_prefetch(request, prefetch_from(None, request))).get_json()["cards"]
+    card = next(c for c in cards if c["source"]["topic"]["code"] == "documentation-incomplete")
+    reason = card["overrideReasons"][0]
+    feedback = {
+        "card": card["uuid"],
+        "outcome": "overridden",
+        "overrideReason": {"reason": {"system": reason["system"], "code": reason["code"]}},
+        "outcomeTimestamp": "2026-11-27T12:00:00Z",
+    }
+    assert client.post(f"/cds-services/{SIGN}/feedback", json=feedback).status_code == 200
+    [row] = app.extensions["cpt64640"].store.feedback_rows()
+    assert (row["rule_id"], row["override_code"]) == ("documentation-incomplete", reason["code"])
 
 
 def test_replayed_feedback_stores_nothing_new(app, client):

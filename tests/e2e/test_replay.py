@@ -1,5 +1,6 @@
-"""`cpt64640 replay`: the corpus passes in both modes, a broken golden fails with a readable diff, goldens can
-be rewritten, a running service can be the target, and the HTML report reads well in a real browser."""
+"""`cpt64640 replay` on single scenarios: both modes with HTML and JUnit reports, a broken golden fails with a
+readable diff, goldens can be rewritten, a running service can be the target, a plain Bundle is replayed, and the
+HTML report reads well in a real browser. The whole corpus runs once per mode in test_scenarios.py."""
 
 from __future__ import annotations
 
@@ -27,24 +28,29 @@ def _replay(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     )
 
 
+# Two scenarios with a card each: a 64640 line (line-suggestion) and a nerve with its own code (more-specific-code).
+REPORTED = ("line-lfcn-phenol-left", "specific-genicular")
+
+
 @pytest.fixture(scope="module")
-def corpus_report(tmp_path_factory):
+def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
+    scenarios = [str(FIXTURES / "scenarios" / name) for name in REPORTED]
     result = _replay(
-        str(FIXTURES), "--mode", "both", "--html", str(out / "report.html"), "--junit", str(out / "junit.xml")
+        *scenarios, "--mode", "both", "--html", str(out / "report.html"), "--junit", str(out / "junit.xml")
     )
     return result, out
 
 
-def test_corpus_passes_in_both_modes(corpus_report):
-    result, out = corpus_report
+def test_scenarios_pass_in_both_modes_with_html_and_junit_reports(report):
+    result, out = report
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "scenarios pass (prefetch, fetch)" in result.stdout
+    assert f"{len(REPORTED)} of {len(REPORTED)} scenarios pass (prefetch, fetch)" in result.stdout
     junit = (out / "junit.xml").read_text()
-    assert 'failures="0"' in junit and junit.count("<testcase") >= 100
-    report = (out / "report.html").read_text()
-    assert report.count('class="card"') >= 40 and "Rules fired" in report
-    assert "<script" not in report  # self-contained and inert
+    assert 'failures="0"' in junit and junit.count("<testcase") == 2 * len(REPORTED)
+    html = (out / "report.html").read_text()
+    assert html.count('class="card"') >= len(REPORTED) and "Rules fired" in html
+    assert "<script" not in html  # self-contained and inert
 
 
 def _copy_scenario(tmp_path: Path, name: str) -> Path:
@@ -81,8 +87,11 @@ def test_update_golden_rewrites_the_expectation(tmp_path):
 
 
 def test_replay_against_a_running_service(service):
-    result = _replay(str(FIXTURES / "scenarios"), "--url", service.base_url, "--mode", "fetch")
+    result = _replay(
+        str(FIXTURES / "scenarios" / "line-two-nerves-same-side"), "--url", service.base_url, "--mode", "fetch"
+    )
     assert result.returncode == 0, result.stdout[-3000:]
+    assert "1 of 1 scenarios pass (fetch)" in result.stdout
 
 
 def test_a_plain_patient_bundle_is_replayed_around_an_unrelated_order():
@@ -101,13 +110,13 @@ def test_missing_path_is_a_usage_error():
     not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
     reason="needs Debian's chromium and chromium-driver (.ci/run installs them)",
 )
-def test_report_in_a_real_browser(corpus_report, tmp_path):
+def test_report_in_a_real_browser(report, tmp_path):
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
-    _, out = corpus_report
+    _, out = report
     options = Options()
     options.binary_location = str(CHROMIUM)
     for flag in (
