@@ -4,13 +4,15 @@
 nerve, ultrasound guided, coded 64640, for meralgia paresthetica); change what a test is about and keep the
 rest realistic. `facts(*episodes, ...)` puts episodes into a record's facts with the services around them, and
 `inputs(facts)` gives what the rule runner passes every rule: the knowledge base, the modifier policy and each
-episode's code choice. Nerves, agents and indication groups are always the loaded knowledge base's own.
+episode's code choice. `findings_of(rule.run, *episodes, ...)` calls a rule on them, `lines(finding)` reads a
+finding's billing lines back. Nerves, agents and indication groups are always the loaded knowledge base's own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from typing import Any
 
 from cpt64640_cds.coding.choice import code_episodes
 from cpt64640_cds.coding.lines import ModifierPolicy
@@ -30,7 +32,9 @@ from cpt64640_cds.facts.model import (
     Treatment,
 )
 from cpt64640_cds.knowledge.loader import load
-from cpt64640_cds.rules.inputs import RuleInputs
+from cpt64640_cds.rules.findings import Finding
+from cpt64640_cds.rules.inputs import Rule, RuleInputs
+from cpt64640_cds.tools.cards import ProposedLine
 
 KB = load()
 ICD10CM = KB.icd10cm_system
@@ -38,13 +42,13 @@ TODAY = date(2026, 11, 20)
 PATIENT = "Patient/p-1"
 ENCOUNTER = "Encounter/enc-1"
 
-# What each class of agent does to the nerve when nothing stronger is written.
-_TREATMENT_OF_CLASS: dict[str, Treatment] = {
-    "neurolytic": "chemical",
-    "local-anaesthetic": "block",
-    "steroid": "block",
-    "botulinum-toxin": "botulinum-toxin",
-}
+
+def _treatment_of(agent: str) -> Treatment:
+    """What an agent does to the nerve when nothing stronger is written: anaesthetics and steroids block it."""
+    klass = KB.agents[agent].klass
+    if klass == "neurolytic":
+        return "chemical"
+    return "botulinum-toxin" if klass == "botulinum-toxin" else "block"
 
 
 def indication(code: str, text: str | None = None, reference: str | None = None) -> Indication:
@@ -98,7 +102,7 @@ def episode(
         stage=stage,
         cpt_codes=tuple(codes),
         claims_destruction=claims_destruction,
-        treatment=treatment or (_TREATMENT_OF_CLASS[KB.agents[agent].klass] if agent else None),
+        treatment=treatment or (_treatment_of(agent) if agent else None),
         doses=doses,
         guidance=frozenset(guidance),
         spinal_regions=frozenset(spinal_regions),
@@ -191,3 +195,16 @@ def facts(
 def inputs(facts: Facts, policy: ModifierPolicy | None = None) -> RuleInputs:
     """What the rule runner gives every rule: the knowledge base, the modifier policy, the code choices."""
     return RuleInputs(KB, policy or ModifierPolicy(), code_episodes(facts.episodes, KB))
+
+
+def findings_of(
+    run: Rule, *episodes: NerveEpisode, policy: ModifierPolicy | None = None, **around: Any
+) -> list[Finding]:
+    """A rule's `run(facts, inputs)` on facts of these episodes and the services `around` them (see `facts`)."""
+    record = facts(*episodes, **around)
+    return run(record, inputs(record, policy))
+
+
+def lines(finding: Finding) -> list[ProposedLine]:
+    """A finding's billing lines as (code, modifiers, units, nerve, side), the way the e2e tests read cards."""
+    return [ProposedLine(x.code, x.modifiers, x.units, x.nerve_name, x.side) for x in finding.lines]

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from cpt64640_cds.rules import documentation_incomplete
+from cpt64640_cds.rules.documentation_incomplete import run
 
-from ..factory import episode, facts, imaging_study, indication, inputs, performed
-
-
-def _run(*episodes, **around):
-    record = facts(*episodes, **around)
-    return documentation_incomplete.run(record, inputs(record))
+from ..factory import episode, findings_of, imaging_study, indication, performed
 
 
 def test_an_order_without_its_agent():
-    [finding] = _run(episode(agent=None, volume_ml=None))
+    [finding] = findings_of(run, episode(agent=None, volume_ml=None))
     assert finding.indicator == "info"
     assert finding.summary == "The order lacks: the neurolytic agent"
     assert finding.missing == ("the neurolytic agent",)
@@ -21,12 +16,12 @@ def test_an_order_without_its_agent():
 
 
 def test_an_order_without_the_side_of_a_sided_nerve_or_the_type_of_guidance():
-    [finding] = _run(episode(side=None, guidance=("unspecified",)))
+    [finding] = findings_of(run, episode(side=None, guidance=("unspecified",)))
     assert finding.missing == ("the specific nerve(s) injected, with side", "the type of image guidance")
 
 
 def test_a_procedure_without_volume_confirmation_or_failed_conservative_care():
-    [finding] = _run(performed(volume_ml=None, confirmation=(), conservative=()))
+    [finding] = findings_of(run, performed(volume_ml=None, confirmation=(), conservative=()))
     assert finding.indicator == "warning"
     assert finding.missing == (
         "the volume of agent injected",
@@ -37,16 +32,16 @@ def test_a_procedure_without_volume_confirmation_or_failed_conservative_care():
 
 
 def test_no_card_for_a_complete_order_or_procedure():
-    assert _run(episode()) == []  # volume and confirmation are never asked of an order
-    assert _run(episode(volume_ml=None)) == []
-    assert _run(performed()) == []
+    assert findings_of(run, episode()) == []  # volume and confirmation are never asked of an order
+    assert findings_of(run, episode(volume_ml=None)) == []
+    assert findings_of(run, performed()) == []
 
 
 def test_failed_conservative_care_is_asked_only_where_the_indication_group_asks():
     spasticity = indication("G80.0")  # cerebral palsy: the spasticity group does not ask for failed care
-    assert _run(performed(conservative=(), indications=(spasticity,))) == []
+    assert findings_of(run, performed(conservative=(), indications=(spasticity,))) == []
 
 
 def test_the_guidance_type_can_come_from_an_imaging_study_of_the_order():
     study = imaging_study(("ultrasound",), based_on=("ServiceRequest/sr-1",))
-    assert _run(episode(guidance=("unspecified",)), imaging=[study]) == []
+    assert findings_of(run, episode(guidance=("unspecified",)), imaging=[study]) == []

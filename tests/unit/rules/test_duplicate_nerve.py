@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from cpt64640_cds.rules import duplicate_nerve
+from cpt64640_cds.rules.duplicate_nerve import run
 
-from ..factory import episode, facts, inputs
-
-
-def _run(*episodes):
-    record = facts(*episodes)
-    return duplicate_nerve.run(record, inputs(record))
+from ..factory import episode, findings_of
 
 
 def test_two_orders_for_the_left_lfcn_in_one_encounter():
-    [finding] = _run(episode(source="ServiceRequest/sr-1"), episode(source="ServiceRequest/sr-2"))
+    [finding] = findings_of(run, episode(source="ServiceRequest/sr-1"), episode(source="ServiceRequest/sr-2"))
     assert finding.indicator == "info"
     assert (
         finding.summary == "The lateral femoral cutaneous nerve, left appears 2 times in this encounter: report it once"
@@ -25,12 +20,12 @@ def test_two_orders_for_the_left_lfcn_in_one_encounter():
 
 def test_the_performed_procedure_is_kept_and_the_order_removed():
     order, done = episode(source="ServiceRequest/sr-1"), episode(stage="performed", source="Procedure/proc-1")
-    [finding] = _run(order, done)
+    [finding] = findings_of(run, order, done)
     assert finding.options[0].deletes == ("ServiceRequest/sr-1",)
 
 
 def test_no_card_for_left_and_right_different_nerves_or_different_encounters():
-    assert _run(episode(side="left"), episode(side="right", source="ServiceRequest/sr-2")) == []
-    assert _run(episode(), episode(nerve="obturator", source="ServiceRequest/sr-2")) == []
+    assert findings_of(run, episode(side="left"), episode(side="right", source="ServiceRequest/sr-2")) == []
+    assert findings_of(run, episode(), episode(nerve="obturator", source="ServiceRequest/sr-2")) == []
     other_visit = episode(source="ServiceRequest/sr-2", encounter="Encounter/enc-2")
-    assert _run(episode(), other_visit) == []
+    assert findings_of(run, episode(), other_visit) == []

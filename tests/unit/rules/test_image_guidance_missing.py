@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from cpt64640_cds.rules import image_guidance_missing
+from cpt64640_cds.rules.image_guidance_missing import run
 
-from ..factory import TODAY, episode, facts, guidance_service, imaging_study, inputs, performed
-
-
-def _run(*episodes, **around):
-    record = facts(*episodes, **around)
-    return image_guidance_missing.run(record, inputs(record))
+from ..factory import TODAY, episode, findings_of, guidance_service, imaging_study, performed
 
 
 def test_an_order_with_no_guidance_anywhere():
-    [finding] = _run(episode(guidance=()))
+    [finding] = findings_of(run, episode(guidance=()))
     assert finding.indicator == "warning"
     assert finding.summary == "No image guidance documented for 64640 (lateral femoral cutaneous nerve, left)"
     assert finding.missing == ("image guidance",)
@@ -24,12 +19,12 @@ def test_an_order_with_no_guidance_anywhere():
 
 def test_a_procedure_with_no_guidance_and_a_study_on_another_day():
     study = imaging_study(when=TODAY - timedelta(days=30), encounter="Encounter/enc-old")
-    [finding] = _run(performed(guidance=()), imaging=[study])
+    [finding] = findings_of(run, performed(guidance=()), imaging=[study])
     assert "the procedure, its notes and documents" in finding.detail
 
 
 def test_no_card_when_guidance_is_named_studied_or_ordered_separately():
-    assert _run(episode(guidance=("unspecified",))) == []  # untyped: documentation-incomplete's to say
-    assert _run(episode(guidance=()), imaging=[imaging_study(when=None)]) == []  # a study in the encounter
-    assert _run(episode(guidance=()), guidance_services=[guidance_service()]) == []  # imaging-bundled fires
-    assert _run(episode(nerve="genicular", codes=(), guidance=())) == []  # 64624, not 64640
+    assert findings_of(run, episode(guidance=("unspecified",))) == []  # untyped: documentation-incomplete's to say
+    assert findings_of(run, episode(guidance=()), imaging=[imaging_study(when=None)]) == []  # a study in the encounter
+    assert findings_of(run, episode(guidance=()), guidance_services=[guidance_service()]) == []  # imaging-bundled fires
+    assert findings_of(run, episode(nerve="genicular", codes=(), guidance=())) == []  # 64624, not 64640

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from cpt64640_cds.rules import imaging_bundled
+from cpt64640_cds.rules.imaging_bundled import run
 
-from ..factory import TODAY, episode, facts, guidance_service, inputs
-
-
-def _run(*episodes, **around):
-    record = facts(*episodes, **around)
-    return imaging_bundled.run(record, inputs(record))
+from ..factory import TODAY, episode, findings_of, guidance_service
 
 
 def test_a_separate_ultrasound_guidance_order_on_the_date_is_to_be_removed():
-    [finding] = _run(episode(), guidance_services=[guidance_service("76942")])
+    [finding] = findings_of(run, episode(), guidance_services=[guidance_service("76942")])
     assert finding.indicator == "warning"
     assert finding.summary == "Do not bill 76942: image guidance is included in 64640"
     [option] = finding.options
@@ -25,13 +20,13 @@ def test_a_separate_ultrasound_guidance_order_on_the_date_is_to_be_removed():
 
 def test_performed_fluoroscopy_is_left_off_the_claim_with_nothing_to_delete():
     performed = guidance_service("77002", "fluoroscopy", stage="performed", reference="Procedure/fluoro")
-    [finding] = _run(episode(), guidance_services=[performed])
+    [finding] = findings_of(run, episode(), guidance_services=[performed])
     assert finding.options == ()
     assert "already performed" in finding.detail
 
 
 def test_no_card_for_guidance_on_another_date_or_with_a_block():
     tomorrow = guidance_service(when=TODAY + timedelta(days=1))
-    assert _run(episode(), guidance_services=[tomorrow]) == []
+    assert findings_of(run, episode(), guidance_services=[tomorrow]) == []
     block = episode(agent="bupivacaine", concentration_pct=0.25)  # 64450 does not include guidance
-    assert _run(block, guidance_services=[guidance_service()]) == []
+    assert findings_of(run, block, guidance_services=[guidance_service()]) == []

@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 from cpt64640_cds.coding.lines import ModifierPolicy
-from cpt64640_cds.rules import line_suggestion
 from cpt64640_cds.rules.findings import OrderUpdate
+from cpt64640_cds.rules.line_suggestion import run
 
-from ..factory import MERALGIA, episode, facts, inputs
-
-
-def _run(*episodes, policy=None):
-    record = facts(*episodes)
-    return line_suggestion.run(record, inputs(record, policy))
-
-
-def _lines(finding):
-    return [(line.code, line.modifiers, line.units, line.nerve_name, line.side) for line in finding.lines]
+from ..factory import MERALGIA, episode, findings_of, lines
 
 
 def test_a_64640_order_for_a_sided_nerve_is_one_line_with_its_side():
-    [finding] = _run(episode())
+    [finding] = findings_of(run, episode())
     assert finding.indicator == "info"
     assert finding.summary == "Bill 64640-LT for the lateral femoral cutaneous nerve, left"
-    assert _lines(finding) == [("64640", ("LT",), 1, "lateral femoral cutaneous nerve", "left")]
+    assert lines(finding) == [("64640", ("LT",), 1, "lateral femoral cutaneous nerve", "left")]
     [line] = finding.lines
     assert line.services == ("ServiceRequest/sr-1",) and line.reasons == (MERALGIA,) and not line.performed
     assert [option.updates for option in finding.options] == [()]  # already coded 64640: nothing to recode
@@ -30,7 +21,7 @@ def test_a_64640_order_for_a_sided_nerve_is_one_line_with_its_side():
 
 
 def test_a_performed_procedure_is_a_billable_line():
-    [finding] = _run(episode(stage="performed", side="right", nerve="greater-occipital"))
+    [finding] = findings_of(run, episode(stage="performed", side="right", nerve="greater-occipital"))
     [line] = finding.lines
     assert (line.label, line.performed, line.services) == ("64640-RT", True, ("Procedure/proc-1",))
 
@@ -38,31 +29,31 @@ def test_a_performed_procedure_is_a_billable_line():
 def test_two_nerves_on_one_side_the_second_line_carries_59_or_the_configured_modifier():
     obturator = episode(nerve="obturator", source="ServiceRequest/sr-1")
     musculocutaneous = episode(nerve="musculocutaneous", source="ServiceRequest/sr-2")
-    [finding] = _run(obturator, musculocutaneous)
+    [finding] = findings_of(run, obturator, musculocutaneous)
     assert [line.label for line in finding.lines] == ["64640-LT", "64640-LT-59"]
     assert finding.summary == "Bill 2 lines of 64640: 64640-LT, 64640-LT-59"
-    [finding] = _run(obturator, musculocutaneous, policy=ModifierPolicy("XS"))
+    [finding] = findings_of(run, obturator, musculocutaneous, policy=ModifierPolicy("XS"))
     assert [line.label for line in finding.lines] == ["64640-LT", "64640-LT-XS"]
 
 
 def test_a_look_alike_block_code_with_phenol_gets_the_line_and_a_recoding():
-    [finding] = _run(episode(codes=("64450",)))
-    assert _lines(finding) == [("64640", ("LT",), 1, "lateral femoral cutaneous nerve", "left")]
+    [finding] = findings_of(run, episode(codes=("64450",)))
+    assert lines(finding) == [("64640", ("LT",), 1, "lateral femoral cutaneous nerve", "left")]
     [_, recode] = finding.options
     assert recode.updates == (OrderUpdate("ServiceRequest/sr-1", "64640", ("64450",)),)
     assert "the second suggestion recodes it" in finding.detail
 
 
 def test_a_nerve_the_knowledge_base_does_not_know_is_billed_as_written_with_a_caution():
-    [finding] = _run(episode(nerve=None, nerve_text="medial antebrachial cutaneous nerve", side="right"))
-    assert _lines(finding) == [("64640", ("RT",), 1, "medial antebrachial cutaneous nerve", "right")]
+    [finding] = findings_of(run, episode(nerve=None, nerve_text="medial antebrachial cutaneous nerve", side="right"))
+    assert lines(finding) == [("64640", ("RT",), 1, "medial antebrachial cutaneous nerve", "right")]
     assert "Not in the knowledge base, billed as written: medial antebrachial cutaneous nerve" in finding.detail
 
 
 def test_no_line_for_a_sided_nerve_without_its_side():
-    assert _run(episode(side=None)) == []
+    assert findings_of(run, episode(side=None)) == []
 
 
 def test_no_line_for_a_block_or_a_nerve_with_its_own_code():
-    assert _run(episode(agent="bupivacaine", concentration_pct=0.25, volume_ml=5.0)) == []
-    assert _run(episode(nerve="genicular", codes=())) == []
+    assert findings_of(run, episode(agent="bupivacaine", concentration_pct=0.25, volume_ml=5.0)) == []
+    assert findings_of(run, episode(nerve="genicular", codes=())) == []
