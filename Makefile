@@ -27,8 +27,6 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
-	mkdir -p var
-	$(BIN)/cpt64640 replay fhir-fixtures/ --mode both --html var/replay-report.html --junit var/replay-junit.xml
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .

@@ -11,18 +11,19 @@ measurement, not a test.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from cpt64640_cds.tools.hook_requests import fetching
+from cpt64640_cds.tools.processes import free_port, launch_fhir_server
 
-from tests.conftest import fetching, fixture_request, free_port, launch_fhir_server  # noqa: E402
+FIXTURES = Path(__file__).resolve().parents[1] / "fhir-fixtures"
+REQUEST = json.loads((FIXTURES / "requests" / "order-sign-lfcn-left.json").read_text(encoding="utf-8"))
 
 TOKEN = "fault-latency-token"
 FAULTS = {
@@ -36,7 +37,7 @@ FAULTS = {
 
 
 def _call(service: str, fhir_base: str) -> tuple[int, float]:
-    body = fetching(fixture_request("order-sign-lfcn-left"), fhir_base, TOKEN)
+    body = fetching(REQUEST, fhir_base, TOKEN)
     started = time.monotonic()
     response = requests.post(f"{service}/cds-services/cpt64640-order-sign", json=body, timeout=30)
     return response.status_code, (time.monotonic() - started) * 1000
@@ -50,7 +51,7 @@ def main() -> None:
     print("| fault | statuses | median ms | max ms |\n|---|---|---|---|")
     cases = [*FAULTS.items(), ("connection refused", None)]
     for name, options in cases:
-        server = launch_fhir_server(*options) if options is not None else None
+        server = launch_fhir_server([FIXTURES], *options) if options is not None else None
         base = server.base_url if server else f"http://127.0.0.1:{free_port()}"
         try:
             results = [_call(args.url, base) for _ in range(args.rounds)]

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from cpt64640_cds.tools.fhirserver import FixtureStore
+from cpt64640_cds.tools.hook_requests import answer_prefetch
+from cpt64640_cds.tools.replay import InProcess, OverHttp
+from cpt64640_cds.tools.scenarios import discover
 
-from cpt64640_cds.tools.fhirserver import FixtureStore  # noqa: E402
-from cpt64640_cds.tools.replay import InProcess, OverHttp, answer_prefetch, discover  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:

@@ -20,6 +20,8 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, request
 
+from ..protocol.prefetch.bundles import bundle_entries
+
 FHIR_JSON = "application/fhir+json"
 DEFAULT_COUNT = 50
 MAX_COUNT = 500
@@ -51,6 +53,20 @@ DATE_PATHS = {
 }
 
 
+def resource_entries(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    """The entries of a Bundle that carry a resource object; the rest (bare fullUrls, junk) are passed over."""
+    return [e for e in bundle_entries(bundle) if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
+
+
+def resources_in(document: Any) -> list[dict[str, Any]]:
+    """The resources of a FHIR JSON document: a Bundle's entries (one level), or the resource itself."""
+    if not isinstance(document, dict) or not isinstance(document.get("resourceType"), str):
+        return []
+    if document["resourceType"] == "Bundle":
+        return [e["resource"] for e in resource_entries(document)]
+    return [document]
+
+
 def _path(resource: dict[str, Any], dotted: str) -> Any:
     value: Any = resource
     for part in dotted.split("."):
@@ -73,12 +89,11 @@ class FixtureStore:
                 self._add_document(data)
 
     def _add_document(self, data: Any) -> None:
-        if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
+        if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
+            for resource in resources_in(data):
+                self._add(resource)
             return
-        if data["resourceType"] != "Bundle":
-            self._add(data)
-            return
-        entries = [e for e in data.get("entry") or [] if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
+        entries = resource_entries(data)
         aliases = {
             e["fullUrl"]: f"{e['resource']['resourceType']}/{e['resource']['id']}"
             for e in entries

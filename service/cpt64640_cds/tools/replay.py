@@ -1,10 +1,5 @@
-"""FHIR fixture replay: recorded scenarios run through the service and compared with golden expectations.
-
-A scenario is a folder with `request.json` (the hook, its context and draft orders), `scenario.json`
-(a description and the patient's resources: relative paths of FHIR Bundles or resources) and `expected.json`
-(the golden cards). A folder holding `replay.json` turns plain patient records into scenarios: each Bundle
-(`"kind": "bundles"`) or the whole folder (`"kind": "record"`) is replayed around a draft order
-(docs/fixtures.md).
+"""FHIR fixture replay: scenarios (tools/scenarios.py) run through the service and compared with their golden
+cards (docs/fixtures.md).
 
 The service is called in-process (`create_app`) or over HTTP at `--url`, exactly as an EHR would: discovery
 first, then the hook. In `prefetch` mode the replayer answers the discovered prefetch templates from the
@@ -15,12 +10,10 @@ on loopback serving those resources; `both` runs each scenario twice and also ch
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,34 +23,26 @@ from typing import Any
 import requests
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from ..protocol.prefetch.templates import resolve_template
 from ..web.app import create_app
+from .cards import summarize
 from .fhirserver import FixtureStore, create_fhir_app
+from .hook_requests import answer_prefetch
+from .scenarios import ReplayError, Scenario, diff, discover
 
-CPT = "http://www.ama-assn.org/go/cpt"
-EXPLANATION = "cpt64640-cds.explanation"
-DEFAULT_AROUND = {
-    "resourceType": "ServiceRequest",
-    "id": "replay-unrelated-order",
-    "status": "draft",
-    "intent": "order",
-    "code": {"coding": [{"system": "http://loinc.org", "code": "57698-3"}], "text": "Lipid panel"},
-}
-
-
-class ReplayError(Exception):
-    """A scenario cannot be read or the service cannot be reached; the message says which and why."""
-
-
-@dataclass
-class Scenario:
-    name: str
-    path: Path
-    request: dict[str, Any]
-    resources: list[Path]
-    expected: list[dict[str, Any]]
-    description: str = ""
-    golden: Path | None = None  # where --update-golden writes; None for expectations kept in replay.json
+__all__ = [
+    "InProcess",
+    "OverHttp",
+    "ReplayError",
+    "Result",
+    "Run",
+    "Target",
+    "diff",
+    "discover",
+    "progress_bar",
+    "replay",
+    "run_scenario",
+    "update_golden",
+]
 
 
 @dataclass
@@ -83,165 +68,6 @@ class Result:
     @property
     def passed(self) -> bool:
         return all(run.passed for run in self.runs) and not self.disagreements
-
-
-# Comparison: what matters of a card, without uuids and in a stable order.
-
-
-def summarize(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for card in cards:
-        lines, codes = [], set()
-        for suggestion in card.get("suggestions", []):
-            for action in suggestion.get("actions", []):
-                resource = action.get("resource", {})
-                cpt = [c["code"] for c in resource.get("code", {}).get("coding", []) if c.get("system") == CPT]
-                if action["type"] == "create" and resource.get("resourceType") == "ChargeItem":
-                    modifiers = [e["valueCoding"]["code"] for e in resource.get("extension", []) if "valueCoding" in e]
-                    side = next((c["display"].lower() for b in resource["bodysite"] for c in b.get("coding", [])), None)
-                    lines.append(
-                        [cpt[0], modifiers, resource["quantity"]["value"], resource["bodysite"][0]["text"], side]
-                    )
-                    codes.update(cpt)
-                elif action["type"] == "update":
-                    codes.update(cpt)
-        entry = {
-            "topic": card["source"]["topic"]["code"],
-            "indicator": card["indicator"],
-            "lines": sorted(lines, key=json.dumps),
-            "codes": sorted(codes),
-            "missing": card.get("extension", {}).get(EXPLANATION, {}).get("missing", []),
-        }
-        out.append(entry)
-    return sorted(out, key=lambda c: (c["topic"], json.dumps(c["lines"])))
-
-
-def _normalize_expected(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Golden files may leave out empty fields; fill them so comparison is exact."""
-    filled = [
-        {
-            "topic": c["topic"],
-            "indicator": c["indicator"],
-            "lines": sorted(c.get("lines", []), key=json.dumps),
-            "codes": sorted(c.get("codes", [])),
-            "missing": c.get("missing", []),
-        }
-        for c in cards
-    ]
-    return sorted(filled, key=lambda c: (c["topic"], json.dumps(c["lines"])))
-
-
-def diff(expected: list[dict[str, Any]], actual: list[dict[str, Any]], labels: tuple[str, str]) -> str:
-    a = json.dumps(expected, indent=2).splitlines()
-    b = json.dumps(actual, indent=2).splitlines()
-    return "\n".join(difflib.unified_diff(a, b, fromfile=labels[0], tofile=labels[1], lineterm=""))
-
-
-# Finding scenarios.
-
-
-def _load(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ReplayError(f"{path}: cannot read JSON ({exc})") from None
-
-
-def _folder_scenario(folder: Path) -> Scenario:
-    meta = _load(folder / "scenario.json") if (folder / "scenario.json").exists() else {}
-    resources = [(folder / r).resolve() for r in meta.get("resources", [])]
-    resources += [
-        p for p in sorted(folder.glob("*.json")) if p.name not in ("request.json", "expected.json", "scenario.json")
-    ]
-    golden = folder / "expected.json"
-    expected = _load(golden).get("cards", []) if golden.exists() else []
-    return Scenario(
-        name=folder.name,
-        path=folder,
-        request=_load(folder / "request.json"),
-        resources=resources,
-        expected=_normalize_expected(expected),
-        description=meta.get("description", ""),
-        golden=golden,
-    )
-
-
-def _resources_of(path: Path) -> list[dict[str, Any]]:
-    data = _load(path)
-    if isinstance(data, dict) and data.get("resourceType") == "Bundle":
-        return [
-            e["resource"] for e in data.get("entry", []) if isinstance(e, dict) and isinstance(e.get("resource"), dict)
-        ]
-    return [data] if isinstance(data, dict) and "resourceType" in data else []
-
-
-def around_request(files: list[Path], order: dict[str, Any], name: str) -> dict[str, Any]:
-    """A hook request for a plain patient record: its patient, its latest encounter, one draft order."""
-    resources = [r for f in files for r in _resources_of(f)]
-    patient = next((r["id"] for r in resources if r["resourceType"] == "Patient" and "id" in r), "example")
-    encounters = sorted(
-        (r for r in resources if r["resourceType"] == "Encounter" and "id" in r),
-        key=lambda r: (r.get("period") or {}).get("start", ""),
-    )
-    order = copy.deepcopy(order)
-    order["subject"] = {"reference": f"Patient/{patient}"}
-    context: dict[str, Any] = {
-        "userId": "Practitioner/replay",
-        "patientId": patient,
-        "draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": order}]},
-    }
-    if encounters:
-        context["encounterId"] = encounters[-1]["id"]
-    return {"hook": "order-sign", "hookInstance": str(uuid.uuid5(uuid.NAMESPACE_URL, name)), "context": context}
-
-
-def _record_scenarios(folder: Path) -> list[Scenario]:
-    meta = _load(folder / "replay.json")
-    order = _load(folder / meta["around"]) if meta.get("around") else DEFAULT_AROUND
-    expected = _normalize_expected(meta.get("expect", []))
-    files = sorted(p for p in folder.rglob("*.json") if p.name != "replay.json")
-    groups = [[f] for f in files if _resources_of(f)] if meta.get("kind") == "bundles" else [files]
-    scenarios = []
-    for group in groups:
-        name = f"{folder.name}/{group[0].stem}" if meta.get("kind") == "bundles" else folder.name
-        scenarios.append(
-            Scenario(
-                name=name,
-                path=folder,
-                request=around_request(group, order, name),
-                resources=group,
-                expected=expected,
-                description=meta.get("description", "A patient record around an unrelated draft order."),
-            )
-        )
-    return scenarios
-
-
-def discover(paths: list[Path]) -> list[Scenario]:
-    scenarios: list[Scenario] = []
-    for path in paths:
-        if not path.exists():
-            raise ReplayError(f"{path}: no such file or folder")
-        if path.is_file():
-            scenarios.append(
-                Scenario(path.stem, path.parent, around_request([path], DEFAULT_AROUND, path.stem), [path], [])
-            )
-            continue
-        for folder in sorted(
-            {p.parent for p in path.rglob("request.json")} | {p.parent for p in path.rglob("replay.json")}
-        ):
-            if (folder / "request.json").exists():
-                scenarios.append(_folder_scenario(folder))
-            else:
-                scenarios.extend(_record_scenarios(folder))
-    names = [s.name for s in scenarios]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ReplayError(f"scenario names are not unique: {', '.join(duplicates)}")
-    return scenarios
-
-
-# Calling the service.
 
 
 class Target:
@@ -303,19 +129,6 @@ def fhir_server(store: FixtureStore) -> Iterator[str]:
         server.shutdown()
 
 
-def answer_prefetch(templates: dict[str, str], context: dict[str, Any], store: FixtureStore) -> dict[str, Any]:
-    """What an EHR would prefetch: each template answered from the scenario's record."""
-    client = create_fhir_app(store).test_client()
-    prefetch: dict[str, Any] = {}
-    for key, template in templates.items():
-        query = resolve_template(template, context)
-        if query is None:
-            continue  # a token the context cannot fill: the key is simply not sent, as the sandbox does
-        response = client.get(f"/{query}")
-        prefetch[key] = response.get_json() if response.status_code == 200 else None
-    return prefetch
-
-
 def run_scenario(scenario: Scenario, mode: str, target: Target, services: list[dict[str, Any]]) -> Run:
     started = time.monotonic()
     hook = scenario.request.get("hook")
@@ -352,7 +165,7 @@ def replay(
     result = Result()
     total = len(scenarios) * len(modes)
     for index, scenario in enumerate(scenarios):
-        runs = []
+        runs: list[Run] = []
         for mode in modes:
             if progress:
                 progress(len(result.runs) + len(runs), total, f"{scenario.name} [{mode}]")

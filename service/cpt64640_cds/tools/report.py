@@ -15,6 +15,7 @@ from xml.etree import ElementTree as ET
 
 import markdown
 
+from .cards import topics
 from .replay import Result, Run, diff
 
 INDICATOR_COLOURS = {"info": "#2f6fb3", "warning": "#c77c02", "critical": "#b3261e"}
@@ -126,9 +127,9 @@ def html_report(result: Result, title: str = "CPT 64640 replay") -> str:
     fired: Counter[str] = Counter()
     scenarios_fired: Counter[str] = Counter()
     for runs in by_scenario.values():
-        topics = [c["source"]["topic"]["code"] for c in runs[0].cards]
-        fired.update(topics)
-        scenarios_fired.update(set(topics))
+        rules = topics(runs[0].cards)
+        fired.update(rules)
+        scenarios_fired.update(set(rules))
     passing = {
         name for name, runs in by_scenario.items() if all(r.passed for r in runs) and name not in result.disagreements
     }

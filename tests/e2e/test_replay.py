@@ -1,0 +1,152 @@
+"""`cpt64640 replay` on single scenarios: both modes with HTML and JUnit reports, a broken golden fails with a
+readable diff, goldens can be rewritten, a running service can be the target, a plain Bundle is replayed, and the
+HTML report reads well in a real browser. The whole corpus runs once per mode in test_scenarios.py."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ..conftest import FIXTURES, ROOT
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+
+def _replay(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cpt64640_cds", "replay", "--quiet", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+# Two scenarios with a card each: a 64640 line (line-suggestion) and a nerve with its own code (more-specific-code).
+REPORTED = ("line-lfcn-phenol-left", "specific-genicular")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    scenarios = [str(FIXTURES / "scenarios" / name) for name in REPORTED]
+    result = _replay(
+        *scenarios, "--mode", "both", "--html", str(out / "report.html"), "--junit", str(out / "junit.xml")
+    )
+    return result, out
+
+
+def test_scenarios_pass_in_both_modes_with_html_and_junit_reports(report):
+    result, out = report
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert f"{len(REPORTED)} of {len(REPORTED)} scenarios pass (prefetch, fetch)" in result.stdout
+    junit = (out / "junit.xml").read_text()
+    assert 'failures="0"' in junit and junit.count("<testcase") == 2 * len(REPORTED)
+    html = (out / "report.html").read_text()
+    assert html.count('class="card"') >= len(REPORTED) and "Rules fired" in html
+    assert "<script" not in html  # self-contained and inert
+
+
+def _copy_scenario(tmp_path: Path, name: str) -> Path:
+    """A scenario folder with its patient record, laid out as in fhir-fixtures/."""
+    shutil.copytree(FIXTURES / "ehr", tmp_path / "ehr")
+    target = tmp_path / "scenarios" / name
+    shutil.copytree(FIXTURES / "scenarios" / name, target)
+    return target
+
+
+def test_broken_golden_fails_with_a_readable_diff(tmp_path):
+    folder = _copy_scenario(tmp_path, "line-two-nerves-same-side")
+    golden = json.loads((folder / "expected.json").read_text())
+    second = next(line for line in golden["cards"][0]["lines"] if "59" in line[1])
+    second[1] = ["LT"]  # drop the 59 the policy puts on the second line
+    (folder / "expected.json").write_text(json.dumps(golden))
+    result = _replay(str(tmp_path / "scenarios"))
+    assert result.returncode == 1
+    assert "FAIL line-two-nerves-same-side [prefetch]" in result.stdout
+    assert "--- golden" in result.stdout and "+++ prefetch" in result.stdout
+    assert re.search(r'^\+ +"59"$', result.stdout, re.M)  # the modifier the service adds that the golden lacks
+    assert "0 of 1 scenarios pass" in result.stdout
+
+
+def test_update_golden_rewrites_the_expectation(tmp_path):
+    folder = _copy_scenario(tmp_path, "line-bilateral-lfcn")
+    (folder / "expected.json").write_text('{"cards": []}')
+    assert _replay(str(tmp_path / "scenarios")).returncode == 1
+    result = _replay(str(tmp_path / "scenarios"), "--update-golden")
+    assert result.returncode == 0 and "updated" in result.stdout
+    written = json.loads((folder / "expected.json").read_text())
+    assert [line[1] for line in written["cards"][0]["lines"]] == [["LT"], ["RT"]]
+    assert _replay(str(tmp_path / "scenarios")).returncode == 0
+
+
+def test_replay_against_a_running_service(service):
+    result = _replay(
+        str(FIXTURES / "scenarios" / "line-two-nerves-same-side"), "--url", service.base_url, "--mode", "fetch"
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "1 of 1 scenarios pass (fetch)" in result.stdout
+
+
+def test_a_plain_patient_bundle_is_replayed_around_an_unrelated_order():
+    bundle = sorted((FIXTURES / "external" / "smart-sandbox").glob("*.json"))[0]
+    result = _replay(str(bundle))
+    assert result.returncode == 0, result.stdout
+    assert "1 of 1 scenarios pass" in result.stdout
+
+
+def test_missing_path_is_a_usage_error():
+    result = _replay("no/such/folder")
+    assert result.returncode == 2 and "no such file or folder" in result.stderr
+
+
+@pytest.mark.skipif(
+    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+    reason="needs Debian's chromium and chromium-driver (.ci/run installs them)",
+)
+def test_report_in_a_real_browser(report, tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    _, out = report
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1280,1800",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        driver.get((out / "report.html").as_uri())
+        summary = driver.find_element(By.ID, "summary")
+        assert summary.is_displayed()
+        rules = [
+            row.find_elements(By.TAG_NAME, "td")[0].text for row in summary.find_elements(By.CSS_SELECTOR, "tbody tr")
+        ]
+        assert "line-suggestion" in rules and "more-specific-code" in rules
+        card = driver.find_element(By.CSS_SELECTOR, ".card[data-topic='line-suggestion']")
+        assert card.is_displayed() and "Bill 64640" in card.text
+        assert card.find_element(By.TAG_NAME, "button").is_displayed()
+        assert driver.find_elements(By.CSS_SELECTOR, "section.scenario[data-passed='false']") == []
+        screenshot = tmp_path / "report.png"
+        driver.save_screenshot(str(screenshot))
+        assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and screenshot.stat().st_size > 20_000
+    finally:
+        driver.quit()
