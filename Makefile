@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format clean
+.PHONY: run test lint schemas clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,16 @@ test: $(VENV)/.installed-dev
 	scripts/system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# The knowledge base's JSON Schemas, generated from its models (a test fails when they are stale).
+schemas: $(VENV)/.installed-run
+	$(BIN)/python -c "from cpt64640_cds.knowledge.loader import write_schemas; write_schemas()"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var build .pytest_cache .ruff_cache .mypy_cache service/*.egg-info

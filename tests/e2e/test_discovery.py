@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from cpt64640_cds.knowledge.loader import load
 from cpt64640_cds.protocol import contract
 from cpt64640_cds.tools.hook_requests import null_prefetch
 
@@ -11,6 +12,8 @@ from ..conftest import SELECT, SIGN, fixture_request
 
 TOKEN = re.compile(r"\{\{([^}]*)\}\}")
 ALLOWED = re.compile(r"^(context\.(patientId|encounterId|userId)|userPractitionerId|userPractitionerRoleId)$")
+
+KB = load()
 
 
 def test_discovery_lists_both_services(client):
@@ -21,10 +24,13 @@ def test_discovery_lists_both_services(client):
     services = {s["id"]: s for s in body["services"]}
     assert services[SIGN]["hook"] == "order-sign"
     assert services[SELECT]["hook"] == "order-select"
+    version = client.get("/healthz").get_json()["ruleSetVersion"]
     for service in services.values():
-        assert (
-            service["extension"]["cpt64640-cds.ruleSetVersion"] == client.get("/healthz").get_json()["ruleSetVersion"]
-        )
+        assert service["extension"]["cpt64640-cds.ruleSetVersion"] == version
+        # The rules whose cards the service issues: the topic codes an integrator will see, in card order.
+        rules = service["extension"]["cpt64640-cds.rules"]
+        assert [r["id"] for r in rules] == [r.id for r in KB.rules.values() if r.status == "active"]
+        assert all(r["title"] and r["indicator"] in ("info", "warning", "critical") for r in rules)
 
 
 def test_a_trailing_slash_reaches_the_same_routes(client):

@@ -15,8 +15,9 @@ import pytest
 import requests
 
 import cpt64640_cds
+from cpt64640_cds.tools.processes import free_port
 
-from ..conftest import ROOT, free_port
+from ..conftest import ROOT
 
 
 def _checkout(target: Path) -> Path:

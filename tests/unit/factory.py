@@ -194,7 +194,7 @@ def facts(
 
 def inputs(facts: Facts, policy: ModifierPolicy | None = None) -> RuleInputs:
     """What the rule runner gives every rule: the knowledge base, the modifier policy, the code choices."""
-    return RuleInputs(KB, policy or ModifierPolicy(), code_episodes(facts.episodes, KB))
+    return RuleInputs(KB, policy or ModifierPolicy.of(KB), code_episodes(facts.episodes, KB))
 
 
 def findings_of(

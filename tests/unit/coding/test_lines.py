@@ -7,6 +7,9 @@ from datetime import date
 import pytest
 
 from cpt64640_cds.coding.lines import Line, ModifierPolicy, apply
+from cpt64640_cds.knowledge.loader import load
+
+KB = load()
 
 D1, D2 = date(2026, 11, 20), date(2026, 11, 21)
 
@@ -41,14 +44,14 @@ def _line(nerve: str, side: str | None, when: date = D1, code: str = "64640") ->
     ],
 )
 def test_modifier_policy(lines, expected):
-    assert [line.modifiers for line in apply(lines, ModifierPolicy())] == expected
+    assert [line.modifiers for line in apply(lines, ModifierPolicy.of(KB))] == expected
 
 
 def test_xs_instead_of_59_when_configured():
-    lines = apply([_line("obturator", "left"), _line("musculocutaneous", "left")], ModifierPolicy("XS"))
+    lines = apply([_line("obturator", "left"), _line("musculocutaneous", "left")], ModifierPolicy.of(KB, "XS"))
     assert [line.modifiers for line in lines] == [("LT",), ("LT", "XS")]
 
 
 def test_right_and_left_of_one_nerve_are_one_line_with_50_in_the_bilateral_profile():
-    [line] = apply([_line("lfcn", "right"), _line("lfcn", "left")], ModifierPolicy(bilateral_as_50=True))
+    [line] = apply([_line("lfcn", "right"), _line("lfcn", "left")], ModifierPolicy.of(KB, bilateral_as_50=True))
     assert (line.modifiers, line.side) == (("50",), "bilateral")

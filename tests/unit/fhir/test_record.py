@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 
+from fhir.resources.R4B.condition import Condition
+from fhir.resources.R4B.procedure import Procedure
+
 from cpt64640_cds.fhir.record import build
 from cpt64640_cds.protocol.prefetch.completion import KeyResult, PrefetchResult
 
@@ -44,8 +47,8 @@ def test_one_bad_entry_is_dropped_and_noted_the_rest_survive():
     assert dropped.resource_type == "Procedure"
     assert dropped.where.startswith("prefetch.procedures.entry[")
     assert set(dropped.fields) == {"performedDateTime", "occuranceDateTime"}
-    assert len(record.of_type("Procedure")) == 1
-    assert len(record.of_type("Condition")) == 3
+    assert len(record.of_type(Procedure)) == 1
+    assert len(record.of_type(Condition)) == 3
 
 
 def test_unused_resource_types_are_skipped_without_parsing():
@@ -67,7 +70,7 @@ def test_the_same_resource_through_two_keys_is_kept_once():
     record = build(
         CONTEXT, None, _prefetch(a=condition, b={"resourceType": "Bundle", "entry": [{"resource": condition}]})
     )
-    assert len(record.of_type("Condition")) == 1
+    assert len(record.of_type(Condition)) == 1
 
 
 def test_hook_library_example_with_an_invalid_draft_order_keeps_the_valid_one():
@@ -96,7 +99,7 @@ def test_resources_without_an_id_get_a_local_one_and_are_never_updated():
     context = {**CONTEXT, "draftOrders": {"resourceType": "Bundle", "entry": [{"resource": order}]}}
     record = build(context, None, _prefetch(conditions={"resourceType": "Bundle", "entry": [{"resource": condition}]}))
     assert [o.id for o in record.draft_orders] == ["no-id-draftOrders-0"]
-    assert [c.id for c in record.of_type("Condition")] == ["no-id-conditions-0"]
+    assert [c.id for c in record.of_type(Condition)] == ["no-id-conditions-0"]
     assert record.raw == {}  # nothing to send back in an update action
 
 
@@ -106,4 +109,4 @@ def test_an_id_longer_than_fhir_allows_drops_the_entry():
     condition["resource"]["id"] = "c" * 65  # the R4B models accept it; FHIR allows 64 characters
     record = build(CONTEXT, None, _prefetch(conditions=bundle))
     assert [(d.resource_type, d.fields) for d in record.dropped] == [("Condition", ("id",))]
-    assert len(record.of_type("Condition")) == 2
+    assert len(record.of_type(Condition)) == 2

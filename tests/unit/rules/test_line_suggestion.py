@@ -6,7 +6,7 @@ from cpt64640_cds.coding.lines import ModifierPolicy
 from cpt64640_cds.rules.findings import OrderUpdate
 from cpt64640_cds.rules.line_suggestion import run
 
-from ..factory import MERALGIA, episode, findings_of, lines
+from ..factory import KB, MERALGIA, episode, findings_of, lines
 
 
 def test_a_64640_order_for_a_sided_nerve_is_one_line_with_its_side():
@@ -32,7 +32,7 @@ def test_two_nerves_on_one_side_the_second_line_carries_59_or_the_configured_mod
     [finding] = findings_of(run, obturator, musculocutaneous)
     assert [line.label for line in finding.lines] == ["64640-LT", "64640-LT-59"]
     assert finding.summary == "Bill 2 lines of 64640: 64640-LT, 64640-LT-59"
-    [finding] = findings_of(run, obturator, musculocutaneous, policy=ModifierPolicy("XS"))
+    [finding] = findings_of(run, obturator, musculocutaneous, policy=ModifierPolicy.of(KB, "XS"))
     assert [line.label for line in finding.lines] == ["64640-LT", "64640-LT-XS"]
 
 

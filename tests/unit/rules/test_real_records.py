@@ -47,4 +47,4 @@ def test_smart_sandbox_patients_give_no_findings_in_any_encounter(path):
         record.encounter_id = encounter
         facts = extract(record, KB, date(2026, 11, 27))
         assert facts.episodes == [] and facts.guidance_services == []
-        assert run_all(facts, RuleInputs(KB, ModifierPolicy(), code_episodes(facts.episodes, KB))) == []
+        assert run_all(facts, RuleInputs(KB, ModifierPolicy.of(KB), code_episodes(facts.episodes, KB))) == []
