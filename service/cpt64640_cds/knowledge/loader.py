@@ -11,7 +11,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import simple_icd_10_cm as icd
 from pydantic import BaseModel, ValidationError
 
 from .base import Knowledge, dotted_icd10cm
@@ -76,6 +75,8 @@ def _field(location: tuple[int | str, ...]) -> str:
 
 def _icd10cm_groups(groups: tuple[IndicationGroup, ...], path: Path) -> dict[str, IndicationGroup]:
     """Every code a group lists and all its descendants (the package's ICD-10-CM tables) → the first group."""
+    import simple_icd_10_cm as icd  # here, not at the top: its tables cost seconds and ~170 MB, only for loading
+
     covered: dict[str, IndicationGroup] = {}
     for index, group in enumerate(groups):
         for code in group.icd10cm:

@@ -23,7 +23,6 @@ from typing import Any
 import requests
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from ..web.app import create_app
 from .cards import summarize
 from .fhirserver import FixtureStore, create_fhir_app
 from .hook_requests import answer_prefetch
@@ -82,6 +81,9 @@ class Target:
 
 class InProcess(Target):
     def __init__(self, config: dict[str, Any] | None = None):
+        # Imported here: replaying against a running service (--url) needs none of the service's own code.
+        from ..web.app import create_app
+
         self.client = create_app(config or {}).test_client()
 
     def discover(self) -> list[dict[str, Any]]:
