@@ -4,28 +4,39 @@ HTML report reads well in a real browser. The whole corpus runs once per mode in
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from ..conftest import FIXTURES, ROOT
+from cpt64640_cds.cli import main
+
+from ..conftest import FIXTURES
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 
 
-def _replay(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "cpt64640_cds", "replay", "--quiet", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _replay(*args: str) -> Ran:
+    """`cpt64640 replay --quiet ...` run by the command's own `main`, in this process (the knowledge base is
+    loaded once for all of them); test_the_console_script_is_installed runs the installed command itself."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["replay", "--quiet", *args])
+    return Ran(code, out.getvalue(), err.getvalue())
 
 
 # Two scenarios with a card each: a 64640 line (line-suggestion) and a nerve with its own code (more-specific-code).
@@ -103,6 +114,12 @@ def test_a_plain_patient_bundle_is_replayed_around_an_unrelated_order():
 
 def test_missing_path_is_a_usage_error():
     result = _replay("no/such/folder")
+    assert result.returncode == 2 and "no such file or folder" in result.stderr
+
+
+def test_the_console_script_is_installed():
+    command = Path(sys.executable).parent / "cpt64640"
+    result = subprocess.run([command, "replay", "--quiet", "no/such/folder"], capture_output=True, text=True)
     assert result.returncode == 2 and "no such file or folder" in result.stderr
 
 
