@@ -156,10 +156,6 @@ class Nerve(Entry):
     block_family: BlockFamily | None = None
     source: Sources
 
-    @property
-    def destruction_codes(self) -> frozenset[str]:
-        return frozenset(o.code for o in self.destruction)
-
 
 class NervesFile(Entry):
     qualifiers: Qualifiers
