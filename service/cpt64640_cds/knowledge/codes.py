@@ -64,7 +64,6 @@ class CodeFamily(Entry):
     """What a code of the family means for coding a nerve episode."""
 
     id: Id
-    name: Text
     claims_destruction: bool = Field(False, description="An order or procedure coded so claims nerve destruction.")
     recodable: bool = Field(False, description="Replaced when a card recodes the order.")
     treatment: Treatment | None = Field(None, description="What the code alone says was done, when nothing else does.")
