@@ -84,7 +84,8 @@ def _fhir_server(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from .tools.replay import InProcess, OverHttp, ReplayError, diff, discover, progress_bar, replay, update_golden
+    from .tools.replay import InProcess, OverHttp, progress_bar, replay, update_golden
+    from .tools.scenarios import ReplayError, diff, discover
 
     modes = ["prefetch", "fetch"] if args.mode == "both" else [args.mode]
     try:

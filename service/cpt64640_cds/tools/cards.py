@@ -11,10 +11,10 @@ from typing import Any, NamedTuple
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from ..cards.render import EXPLANATION_KEY
 from ..protocol import contract
 
 CPT = "http://www.ama-assn.org/go/cpt"
-EXPLANATION = "cpt64640-cds.explanation"
 SUMMARY_LIMIT = 140  # CDS Hooks 2.0: "summary: <140-character"
 
 
@@ -75,7 +75,7 @@ def summarize(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "indicator": card["indicator"],
                 "lines": sorted(lines, key=json.dumps),
                 "codes": sorted(codes),
-                "missing": card.get("extension", {}).get(EXPLANATION, {}).get("missing", []),
+                "missing": card.get("extension", {}).get(EXPLANATION_KEY, {}).get("missing", []),
             }
         )
     return sorted(out, key=lambda c: (c["topic"], json.dumps(c["lines"])))
