@@ -47,6 +47,7 @@ class Knowledge:
     icd10cm_system: str
     indication_groups: tuple[IndicationGroup, ...]
     icd10cm_groups: Mapping[str, IndicationGroup]  # every ICD-10-CM code (dotted) a group covers -> the group
+    icd10cm_sides: Mapping[str, str]  # those codes whose title names a side -> left | right | bilateral
     conservative_medications: Mapping[str, tuple[str, ...]]  # class -> words
     conservative_procedures: Mapping[str, tuple[str, ...]]  # kind -> words
     conservative_phrases: tuple[str, ...]
@@ -71,6 +72,10 @@ class Knowledge:
         if system == self.snomed_system:
             return next((g for g in self.indication_groups if code in g.snomed), None)
         return None
+
+    def diagnosis_side(self, system: str, code: str) -> str | None:
+        """The side an indication's ICD-10-CM code names (left, right, bilateral), from the package's titles."""
+        return self.icd10cm_sides.get(dotted_icd10cm(code)) if system == self.icd10cm_system else None
 
     def side_for_snomed(self, code: str) -> str | None:
         return next((s.side for s in self.sides.values() if s.snomed == code), None)

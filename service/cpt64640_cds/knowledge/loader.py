@@ -73,18 +73,35 @@ def _field(location: tuple[int | str, ...]) -> str:
     return out or "(file)"
 
 
-def _icd10cm_groups(groups: tuple[IndicationGroup, ...], path: Path) -> dict[str, IndicationGroup]:
-    """Every code a group lists and all its descendants (the package's ICD-10-CM tables) → the first group."""
+_TITLE_SIDES = {"bilateral": "bilateral", "right": "right", "left": "left"}
+
+
+def _title_side(title: str) -> str | None:
+    """The side an ICD-10-CM title names ("..., left lower limb" → left); None when unsided or unspecified."""
+    words = set(re.findall(r"[a-z]+", title.lower()))
+    sides = [side for word, side in _TITLE_SIDES.items() if word in words]
+    return sides[0] if len(sides) == 1 else None
+
+
+def _icd10cm_groups(
+    groups: tuple[IndicationGroup, ...], path: Path
+) -> tuple[dict[str, IndicationGroup], dict[str, str]]:
+    """Every code a group lists and all its descendants (the package's ICD-10-CM tables) → the first group; and
+    the side each such code's title names (the package's titles, so no side is typed in by hand)."""
     import simple_icd_10_cm as icd  # here, not at the top: its tables cost seconds and ~170 MB, only for loading
 
     covered: dict[str, IndicationGroup] = {}
+    sides: dict[str, str] = {}
     for index, group in enumerate(groups):
         for code in group.icd10cm:
             if not icd.is_valid_item(code):
                 raise KnowledgeError(f"{path}: groups[{index}].icd10cm: {code} is not an ICD-10-CM code")
             for each in (code, *icd.get_descendants(code)):
-                covered.setdefault(dotted_icd10cm(each), group)
-    return covered
+                dotted = dotted_icd10cm(each)
+                covered.setdefault(dotted, group)
+                if (side := _title_side(icd.get_description(each))) is not None:
+                    sides[dotted] = side
+    return covered, sides
 
 
 def _index(files: dict[str, Any], directory: Path) -> Knowledge:
@@ -100,6 +117,7 @@ def _index(files: dict[str, Any], directory: Path) -> Knowledge:
     text: TextFile = files["text"]
     laterality: LateralityFile = files["laterality"]
     modifiers: ModifiersFile = files["modifiers"]
+    icd10cm_groups, icd10cm_sides = _icd10cm_groups(indications.groups, directory / "indications.json")
     return Knowledge(
         version=ruleset.version,
         topic_system=ruleset.topic_system,
@@ -131,7 +149,8 @@ def _index(files: dict[str, Any], directory: Path) -> Knowledge:
         chemo_nerve_regions=chemo.nerve_regions,
         icd10cm_system=indications.system,
         indication_groups=indications.groups,
-        icd10cm_groups=_icd10cm_groups(indications.groups, directory / "indications.json"),
+        icd10cm_groups=icd10cm_groups,
+        icd10cm_sides=icd10cm_sides,
         conservative_medications={m.klass: m.words for m in conservative.medications},
         conservative_procedures={p.kind: p.words for p in conservative.procedures},
         conservative_phrases=conservative.phrases.words,
