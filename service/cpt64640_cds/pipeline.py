@@ -13,7 +13,7 @@ from typing import Any
 
 from .cards.context import CardContext
 from .cards.render import render
-from .coding.choice import code_episodes
+from .coding.coded import code
 from .coding.lines import ModifierPolicy
 from .config import Settings
 from .facts.extract import extract
@@ -54,7 +54,7 @@ def run(
     completed = complete(service, body, settings, deadline, allowlist, bound_to)
     record = build(body["context"], service.focus(body["context"]), completed)
     facts = extract(record, kb, today)
-    findings = run_all(facts, RuleInputs(kb, policy, code_episodes(facts.episodes, kb)))
+    findings = run_all(facts, RuleInputs(kb, policy, code(facts, kb, policy)))
     rendered = render(findings, CardContext(kb, facts, record.raw))
     return Result(_guard(rendered, logger), [f.rule_id for f in findings], completed, len(record.dropped))
 

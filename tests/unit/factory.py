@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from cpt64640_cds.coding.choice import code_episodes
+from cpt64640_cds.coding.coded import code
 from cpt64640_cds.coding.lines import ModifierPolicy
 from cpt64640_cds.facts.model import (
     Coding,
@@ -194,7 +194,8 @@ def facts(
 
 def inputs(facts: Facts, policy: ModifierPolicy | None = None) -> RuleInputs:
     """What the rule runner gives every rule: the knowledge base, the modifier policy, the code choices."""
-    return RuleInputs(KB, policy or ModifierPolicy.of(KB), code_episodes(facts.episodes, KB))
+    policy = policy or ModifierPolicy.of(KB)
+    return RuleInputs(KB, policy, code(facts, KB, policy))
 
 
 def findings_of(

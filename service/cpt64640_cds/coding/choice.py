@@ -10,7 +10,6 @@ codes (64640 itself, the other-nerve block, the unlisted code) are the knowledge
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,7 +17,8 @@ from ..facts.model import NerveEpisode
 from ..knowledge.base import Knowledge
 from ..knowledge.codes import DestructionOption
 
-Category = Literal["line", "specific", "choose", "not-neurolytic"]
+# "undetermined": what was done decides the code, and the record does not say it (radiofrequency, kind unstated).
+Category = Literal["line", "specific", "choose", "not-neurolytic", "undetermined"]
 
 
 @dataclass(frozen=True)
@@ -214,16 +214,12 @@ def choose(episode: NerveEpisode, kb: Knowledge) -> Choice | None:
         )
     if treatment == "botulinum-toxin":
         return _chemodenervation(episode, kb)
+    if treatment == "radiofrequency":
+        return Choice(
+            "undetermined",
+            None,
+            1,
+            reason="thermal radiofrequency is destruction and pulsed is not: the record does not say which",
+            source=kb.radiofrequency.source,
+        )
     return _destruction(episode, kb)
-
-
-@dataclass(frozen=True)
-class CodedEpisode:
-    """An episode with its code choice (None: nothing to say about it), so every rule reads the same choice."""
-
-    episode: NerveEpisode
-    choice: Choice | None
-
-
-def code_episodes(episodes: Iterable[NerveEpisode], kb: Knowledge) -> tuple[CodedEpisode, ...]:
-    return tuple(CodedEpisode(episode, choose(episode, kb)) for episode in episodes)

@@ -97,6 +97,27 @@ def plan(
     return apply(lines, policy)
 
 
+def chemodenervation_line(
+    choice: Choice, episodes: list[NerveEpisode], today: date, encounter: str | None
+) -> tuple[Line, ...]:
+    """Chemodenervation is coded per extremity or area, without laterality: one line naming the target."""
+    assert choice.code is not None
+    line = Line(
+        code=choice.code,
+        modifiers=(),
+        units=1,
+        nerve_id=None,
+        nerve_name=choice.target or "muscles injected",
+        side=None,
+        date=min(e.date or today for e in episodes),
+        encounter=next((e.encounter for e in episodes if e.encounter), encounter),
+        services=tuple(dict.fromkeys(e.source for e in episodes)),
+        reasons=tuple(dict.fromkeys(i for e in episodes for i in e.indications)),
+        performed=any(e.stage == "performed" for e in episodes),
+    )
+    return (line,)
+
+
 def _bilateral(lines: list[Line]) -> list[Line]:
     """Right and left of one nerve, code and date become one line carrying 50 (one unit per side's count)."""
     out: list[Line] = []

@@ -1,5 +1,6 @@
-"""What documents say about a procedure: plain-text notes (DocumentReference) linked to it, and the
-MedicationAdministrations given as part of it."""
+"""What documents say about an order or procedure, gathered before anything is decided: plain-text notes
+(DocumentReference) linked to it, the MedicationAdministrations given as part of it, and the MedicationRequests
+ordered with it (by `basedOn`, or as drafts signed beside it)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from fhir.resources.R4B.documentreference import DocumentReference
 from fhir.resources.R4B.medicationadministration import MedicationAdministration
+from fhir.resources.R4B.medicationrequest import MedicationRequest
 
 from ..fhir.elements import first_date, reference_to, relative, texts_of
 from ..fhir.record import Record
@@ -59,12 +61,59 @@ def read_documents(record: Record, kb: Knowledge) -> list[Document]:
     return documents
 
 
-def linked(document: Document, reference: str, encounter: str | None, when: date | None) -> bool:
-    if reference in document.related:
-        return True
+def directly_linked(document: Document, references: frozenset[str]) -> bool:
+    """The note names the order or procedure (or the order a procedure carried out) in context.related."""
+    return bool(document.related & references)
+
+
+def linked_by_context(document: Document, encounter: str | None, when: date | None) -> bool:
+    """The note belongs to the same encounter, or (naming none) was written on the date of service."""
     if encounter and encounter in document.encounters:
         return True
     return not document.related and not document.encounters and when is not None and document.date == when
+
+
+def _medication(medication: Any, kb: Knowledge) -> TextFindings:
+    """The agent a medication names: by its words, else by its RxNorm code."""
+    found = TextFindings()
+    for text, path in texts_of(medication, "medicationCodeableConcept"):
+        found.merge(read(text, path, kb))
+    if medication is not None and not found.agents:
+        for i, coding in enumerate(medication.coding or []):
+            agent = kb.agent_by_code(coding.system, coding.code) if coding.system == kb.rxnorm_system else None
+            if agent is not None:
+                found.agents.append(
+                    AgentMention(agent.id, agent.klass, None, None, f"medicationCodeableConcept.coding[{i}]")
+                )
+                found.fields.add(f"medicationCodeableConcept.coding[{i}]")
+    return found
+
+
+@dataclass(frozen=True)
+class MedicationOrder:
+    """A MedicationRequest that names an agent: what it says, and the orders it is based on."""
+
+    reference: str
+    based_on: frozenset[str]
+    draft: bool
+    found: TextFindings
+
+
+def medication_orders(record: Record, kb: Knowledge) -> list[MedicationOrder]:
+    """Draft and prefetched MedicationRequests that name an agent the knowledge base knows."""
+    orders = []
+    drafts = [(r, True) for r in record.draft_medications]
+    for request, draft in [*drafts, *((r, False) for r in record.of_type(MedicationRequest))]:
+        if request.status in ("entered-in-error", "cancelled", "stopped"):
+            continue
+        found = _medication(request.medicationCodeableConcept, kb)
+        for i, instruction in enumerate(request.dosageInstruction or []):
+            if instruction.text:
+                found.merge(read(instruction.text, f"dosageInstruction[{i}].text", kb))
+        if found.agents:
+            based_on = frozenset(r for r in map(relative, request.basedOn or []) if r)
+            orders.append(MedicationOrder(reference_to(request), based_on, draft, found))
+    return orders
 
 
 def administrations_by_procedure(
@@ -75,17 +124,7 @@ def administrations_by_procedure(
     for administration in record.of_type(MedicationAdministration):
         if administration.status in ("entered-in-error", "not-done"):
             continue
-        found = TextFindings()
-        medication = administration.medicationCodeableConcept
-        for text, path in texts_of(medication, "medicationCodeableConcept"):
-            found.merge(read(text, path, kb))
-        if medication is not None and not found.agents:
-            for i, coding in enumerate(medication.coding or []):
-                agent = kb.agent_by_code(coding.system, coding.code) if coding.system == kb.rxnorm_system else None
-                if agent is not None:
-                    found.agents.append(
-                        AgentMention(agent.id, agent.klass, None, None, f"medicationCodeableConcept.coding[{i}]")
-                    )
+        found = _medication(administration.medicationCodeableConcept, kb)
         dosage = administration.dosage
         volume = None
         if dosage is not None:

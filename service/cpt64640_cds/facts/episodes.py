@@ -1,5 +1,14 @@
 """Nerve episodes of one order or procedure: whether it is neurolysis at all, what was done (agents, modality,
-doses), to which nerves and sides, when, why, and with what guidance and confirmation."""
+doses), to which nerves and sides, when, why, and with what guidance and confirmation.
+
+Structured first: the resource's own codes say what service it is (knowledge/data/codes.json). A destruction
+code makes an episode; another service's code (therapy, E/M, imaging, laboratory, electrodiagnostics, drugs,
+supplies, open nerve surgery) never does, whatever its words say; a look-alike code (a nerve block, the unlisted
+code), a local code or none leaves it to the resource's own words, which must assert neurolytic treatment done or
+ordered now (the reading stage counts only present mentions). Then the documentation is gathered — the resource,
+medications given or ordered with it, notes linked to it, notes of its encounter — and what was done is decided
+once, from the closest of those that says it.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +19,16 @@ from typing import Any
 from ..fhir.elements import codes_in, concepts, first_date, reference_to, relative, texts_of
 from ..fhir.record import Record
 from ..knowledge.base import Knowledge
-from ..knowledge.fields import Stage, Treatment
+from ..knowledge.fields import EpisodeKind, Stage, Treatment
 from ..reading.findings import AgentMention, TextFindings
 from ..reading.text import read
-from .documents import Document, linked
+from .documents import Document, MedicationOrder, directly_linked, linked_by_context
 from .indications import reasons_of, supporting
 from .model import ConditionFact, Dose, Evidence, NerveEpisode
 from .nerves import nerve_mentions, split_sides
+
+# Treatments that make a look-alike or uncoded resource an episode when its own words name a nerve with them.
+_LOOK_ALIKE_TREATMENTS = frozenset({"chemical", "thermal", "pulsed-rf", "radiofrequency", "cryo"})
 
 
 def _reading(resource: Any, kb: Knowledge) -> TextFindings:
@@ -45,21 +57,49 @@ def _coded_agents(resource: Any, kb: Knowledge) -> Iterator[AgentMention]:
                 yield AgentMention(agent.id, agent.klass, None, None, f"{path}.coding[{i}]")
 
 
-def _treatment(found: TextFindings, doses: Iterable[Dose], codes: Iterable[str], kb: Knowledge) -> Treatment | None:
+def _radiofrequency(found: TextFindings) -> Treatment | None:
+    """Thermal or pulsed when the words or the temperature say one of them; "radiofrequency" (ask) otherwise.
+
+    Thermal lesioning named as such was done, even beside pulsed ("pulsed RF followed by conventional RF
+    ablation"), unless a bare pulsed setting contradicts it ("RF ablation, pulsed mode, 42 °C": ask).
+    """
+    named = found.modalities & {"thermal", "pulsed-rf", "radiofrequency"}
+    if not named:
+        return None
+    explicit = named - {"radiofrequency"}
+    if "thermal" in explicit and ("pulsed-rf" in explicit or "pulsed-rf" not in found.rf_kinds):
+        return "thermal"
+    kinds = explicit | found.rf_kinds
+    return "thermal" if kinds == {"thermal"} else "pulsed-rf" if kinds == {"pulsed-rf"} else "radiofrequency"
+
+
+def _treatment(found: TextFindings, doses: Iterable[Dose]) -> Treatment | None:
+    """What was done, as far as these words and doses say (None: they do not say)."""
     classes = {d.klass for d in doses}
     if "cryo" in found.modalities:
         return "cryo"
     if "neurolytic" in classes:
         return "chemical"
-    if "thermal" in found.modalities:
-        return "thermal"
-    if "pulsed-rf" in found.modalities:
-        return "pulsed-rf"
+    radiofrequency = _radiofrequency(found)
+    if radiofrequency is not None:
+        return radiofrequency
     if "botulinum-toxin" in classes:
         return "botulinum-toxin"
     if classes & {"local-anaesthetic", "steroid"}:
         return "block"
-    return kb.treatment_of(frozenset(codes))
+    return None
+
+
+def _kind(resource: Any, codes: Iterable[str], kb: Knowledge) -> EpisodeKind | None:
+    """What the resource's own codes say it is; None when it carries no code the knowledge base can place."""
+    kinds = {kind for code in codes if (kind := kb.episode_kind(code)) is not None}
+    for kind in ("destruction", "look-alike", "other-service"):
+        if kind in kinds:
+            return kind
+    for concept in getattr(resource, "category", None) or []:
+        if any((c.system, c.code) in kb.other_service_categories for c in concept.coding or []):
+            return "other-service"
+    return None
 
 
 @dataclass(frozen=True)
@@ -71,14 +111,65 @@ class EpisodeContext:
     encounter: str | None
     administrations: dict[str, list[tuple[str, TextFindings, float | None]]]
     documents: list[Document]
+    medication_orders: list[MedicationOrder]
     conditions: list[ConditionFact]
+    single_draft: bool  # one draft procedure order in the call: draft medications without basedOn are its
+
+
+@dataclass
+class _Gathered:
+    """One tier of documentation: what it says, the doses it gives and the evidence it adds."""
+
+    found: TextFindings
+    doses: list[Dose]
+    evidence: list[Evidence]
+
+    @classmethod
+    def empty(cls) -> _Gathered:
+        return cls(TextFindings(), [], [])
+
+    def add(self, reference: str, found: TextFindings, volume: float | None = None) -> None:
+        self.found.merge(found)
+        self.doses += [
+            Dose(a.agent, a.klass, a.concentration_pct, volume or a.volume_ml, reference, a.field) for a in found.agents
+        ]
+        if found.fields or found.agents:
+            self.evidence.append(Evidence(reference, tuple(sorted(found.fields | {a.field for a in found.agents}))))
+
+
+def _own(resource: Any, stage: Stage, reference: str, ctx: EpisodeContext) -> _Gathered:
+    """The resource's own words and codes, and medications structurally part of it (partOf, basedOn)."""
+    own = _Gathered.empty()
+    found = _reading(resource, ctx.kb)
+    own.found.merge(found)
+    own.doses += [Dose(a.agent, a.klass, a.concentration_pct, a.volume_ml, reference, a.field) for a in found.agents]
+    if stage == "performed":
+        for ma_reference, ma_found, volume in ctx.administrations.get(reference, []):
+            own.add(ma_reference, ma_found, volume)
+    for order in ctx.medication_orders:
+        if reference in order.based_on:
+            own.add(order.reference, order.found)
+    return own
+
+
+def _linked(references: frozenset[str], stage: Stage, ctx: EpisodeContext) -> _Gathered:
+    """Notes that name the resource, and draft medications signed beside a single draft procedure order."""
+    direct = _Gathered.empty()
+    for document in ctx.documents:
+        if directly_linked(document, references):
+            direct.add(document.reference, document.found)
+    if stage == "order" and ctx.single_draft:
+        for order in ctx.medication_orders:
+            if order.draft and not order.based_on:
+                direct.add(order.reference, order.found)
+    return direct
 
 
 def episodes_of(resource: Any, stage: Stage, ctx: EpisodeContext) -> list[NerveEpisode]:
-    kb, context_encounter, administrations = ctx.kb, ctx.encounter, ctx.administrations
+    kb = ctx.kb
     codes, code_fields = [], []
     for concept, path in concepts(resource, "code"):
-        found_codes, found_fields = codes_in(concept, path, kb.cpt_systems)
+        found_codes, found_fields = codes_in(concept, path, kb.cpt_systems | kb.hcpcs_systems)
         codes += found_codes
         code_fields += found_fields
     snomed_modalities = {
@@ -86,52 +177,57 @@ def episodes_of(resource: Any, stage: Stage, ctx: EpisodeContext) -> list[NerveE
         for c in (resource.code.coding or [] if resource.code else [])
         if c.system == kb.snomed_system and c.code in kb.procedure_snomed
     }
-    found = _reading(resource, kb)
-    found.modalities |= snomed_modalities
+    kind = "destruction" if snomed_modalities else _kind(resource, codes, kb)
+    if kind == "other-service":
+        return []  # its words are context only
     reference = reference_to(resource)
-    doses = [Dose(a.agent, a.klass, a.concentration_pct, a.volume_ml, reference, a.field) for a in found.agents]
-    extra_evidence = []
-    for ma_reference, ma_found, volume in administrations.get(reference, []) if stage == "performed" else []:
-        found.merge(ma_found)
-        for a in ma_found.agents:
-            doses.append(Dose(a.agent, a.klass, a.concentration_pct, volume or a.volume_ml, ma_reference, a.field))
-        extra_evidence.append(Evidence(ma_reference, tuple(sorted(ma_found.fields)) or ("medicationCodeableConcept",)))
-    treatment = _treatment(found, doses, codes, kb)
+    own = _own(resource, stage, reference, ctx)
+    own.found.modalities |= snomed_modalities
+    own_treatment = _treatment(own.found, own.doses)
     claims = (
         any(family.claims_destruction for code in codes if (family := kb.family_of(code)))
-        or found.neurolysis
+        or own.found.neurolysis
         or bool(snomed_modalities)
     )
+    reasons = reasons_of(resource, {c.indication.reference or "": c for c in ctx.conditions}, kb)
     mentions, side_fields = nerve_mentions(resource, kb)
     named = any(m.nerve is not None or m.text for m in mentions)
-    if not claims and not (named and treatment in ("chemical", "thermal", "pulsed-rf", "cryo")):
+    if kind != "destruction" and not claims and not (named and own_treatment in _LOOK_ALIKE_TREATMENTS):
         return []
     if stage == "order":
         when = first_date(resource.occurrenceDateTime, resource.occurrencePeriod, resource.authoredOn)
+        references = frozenset({reference})
     else:
         when = first_date(resource.performedDateTime, resource.performedPeriod)
-    encounter = relative(resource.encounter) or context_encounter
-    reasons = reasons_of(resource, {c.indication.reference or "": c for c in ctx.conditions}, kb)
-    indications = supporting(reasons, ctx.conditions)
-    reason_fields = [name for name in ("reasonCode", "reasonReference") if getattr(resource, name, None)]
-    # Notes linked to the resource document it (agent, volume, guidance, confirmation); they do not change
-    # what the resource itself says was done.
-    documented = TextFindings()
+        references = frozenset({reference, *(r for r in map(relative, resource.basedOn or []) if r)})
+    encounter = relative(resource.encounter) or ctx.encounter
+    direct = _linked(references, stage, ctx)
+    around = _Gathered.empty()
     for document in ctx.documents:
-        if linked(document, reference, encounter, when):
-            documented.merge(document.found)
-            doses += [
-                Dose(a.agent, a.klass, a.concentration_pct, a.volume_ml, document.reference, a.field)
-                for a in document.found.agents
-            ]
-            extra_evidence.append(Evidence(document.reference, tuple(sorted(document.found.fields))))
+        if not directly_linked(document, references) and linked_by_context(document, encounter, when):
+            around.add(document.reference, document.found)
+    # What was done comes from the closest documentation that says it; the code alone comes last.
+    treatment = (
+        own_treatment
+        or _treatment(direct.found, direct.doses)
+        or _treatment(around.found, around.doses)
+        or kb.treatment_of(frozenset(codes))
+    )
+    tiers = (own, direct, around)
+    guidance = frozenset().union(*(t.found.guidance for t in tiers))
+    confirmation = frozenset().union(*(t.found.confirmation for t in tiers))
+    conservative = frozenset().union(*(t.found.conservative for t in tiers))
+    doses = tuple(d for t in tiers for d in t.doses)
+    extra_evidence = tuple(e for t in tiers for e in t.evidence if e.reference != reference)
+    reason_fields = [name for name in ("reasonCode", "reasonReference") if getattr(resource, name, None)]
+    indications = supporting(reasons, ctx.conditions)
     episodes = []
     for mention in mentions:
         fields = (
             *code_fields,
             *([mention.field] if mention.field else []),
             *side_fields,
-            *sorted(found.fields),
+            *sorted(own.found.fields),
             *reason_fields,
         )
         for side in split_sides(mention):
@@ -146,17 +242,17 @@ def episodes_of(resource: Any, stage: Stage, ctx: EpisodeContext) -> list[NerveE
                     cpt_codes=tuple(dict.fromkeys(codes)),
                     claims_destruction=claims,
                     treatment=treatment,
-                    doses=tuple(doses),
-                    guidance=frozenset(found.guidance | documented.guidance),
-                    spinal_regions=frozenset(found.spinal_regions),
-                    joints=frozenset(found.joints),
-                    levels=frozenset(found.levels),
-                    chemo_regions=tuple(found.chemo_regions),
-                    confirmation=frozenset(found.confirmation | documented.confirmation),
-                    conservative=frozenset(found.conservative | documented.conservative),
+                    doses=doses,
+                    guidance=guidance,
+                    spinal_regions=frozenset(own.found.spinal_regions),
+                    joints=frozenset(own.found.joints),
+                    levels=frozenset(own.found.levels),
+                    chemo_regions=tuple(own.found.chemo_regions),
+                    confirmation=confirmation,
+                    conservative=conservative,
                     reasons=reasons,
                     indications=indications,
-                    evidence=(Evidence(reference, tuple(dict.fromkeys(fields))), *extra_evidence),
+                    evidence=(Evidence(reference, tuple(dict.fromkeys(fields))), *dict.fromkeys(extra_evidence)),
                 )
             )
     return episodes

@@ -1,10 +1,8 @@
 """Facts: one normalised record per nerve episode (one nerve, one side, one date of service).
 
 Episodes come from the draft ServiceRequests in focus and from completed Procedures of the current
-encounter, with the MedicationAdministrations given as part of them. A resource is a neurolysis episode when
-it claims destruction (a CPT destruction code, neurolysis words, the SNOMED CT radiofrequency-ablation
-procedure), or when it names a nerve and a destructive or look-alike treatment (a neurolytic agent,
-radiofrequency, pulsed RF, cryoneurolysis) under another code or none. Separately ordered or performed
+encounter (facts/episodes.py says which of them are neurolysis: structured codes first, then their own words),
+with the medications given or ordered with them and the notes linked to them. Separately ordered or performed
 image-guidance services are facts of their own. Each fact keeps the resources and fields it was read
 from, so every card can say why it fired. Rules only ever see `Facts`; they never read FHIR or JSON.
 """
@@ -20,7 +18,7 @@ from ..fhir.elements import relative
 from ..fhir.record import Record
 from ..knowledge.base import Knowledge
 from .conservative import conservative_care
-from .documents import administrations_by_procedure, read_documents
+from .documents import administrations_by_procedure, medication_orders, read_documents
 from .episodes import EpisodeContext, episodes_of
 from .indications import conditions_of
 from .model import Facts
@@ -42,9 +40,7 @@ def extract(record: Record, kb: Knowledge, today: date) -> Facts:
         incomplete=list(record.incomplete),
         dropped=list(record.dropped),
     )
-    ctx = EpisodeContext(
-        record, kb, encounter, administrations_by_procedure(record, kb), read_documents(record, kb), facts.conditions
-    )
+    procedure_orders = []
     for order in record.draft_orders:
         if order.status in SKIPPED_ORDER_STATUSES:
             continue
@@ -54,7 +50,20 @@ def extract(record: Record, kb: Knowledge, today: date) -> Facts:
             facts.guidance_services.append(service)  # guidance orders matter in the whole session
         elif em is not None:
             facts.em_services.append(em)
-        elif record.in_focus(order):
+        else:
+            procedure_orders.append(order)
+    ctx = EpisodeContext(
+        record,
+        kb,
+        encounter,
+        administrations_by_procedure(record, kb),
+        read_documents(record, kb),
+        medication_orders(record, kb),
+        facts.conditions,
+        single_draft=len(procedure_orders) == 1,
+    )
+    for order in procedure_orders:
+        if record.in_focus(order):
             facts.episodes.extend(episodes_of(order, "order", ctx))
     for procedure in record.of_type(Procedure):
         if procedure.status != "completed":

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.resource import Resource
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from pydantic import ValidationError
@@ -37,8 +38,9 @@ USED_TYPES = frozenset(
         "ChargeItem",
     }
 )
-# Draft orders the rules read; other draft types (MedicationRequest, NutritionOrder, ...) are skipped.
-USED_DRAFT_TYPES = frozenset({"ServiceRequest"})
+# Draft orders the rules read: procedures, and medications that may name the agent of one (an order set's
+# "phenol 6% 3 mL" beside its "neurolysis, left LFCN"); other draft types (NutritionOrder, ...) are skipped.
+USED_DRAFT_TYPES = frozenset({"ServiceRequest", "MedicationRequest"})
 # Prefetched resources a card may send back in an update action (a ChargeItem that needs modifier 25).
 UPDATABLE_TYPES = frozenset({"ChargeItem"})
 MAX_NOTED_FIELDS = 5
@@ -60,7 +62,7 @@ class Record:
     patient_id: str
     encounter_id: str | None
     user_id: str | None
-    draft_orders: list[ServiceRequest]  # the draft types the rules read (USED_DRAFT_TYPES)
+    draft_orders: list[ServiceRequest]  # the draft procedure orders
     focus: frozenset[str] | None  # Type/id of the orders in focus; None = all draft orders
     raw: dict[str, dict[str, Any]] = field(default_factory=dict)  # Type/id -> JSON of resources cards may update
     resources: dict[str, list[Resource]] = field(default_factory=dict)
@@ -68,6 +70,7 @@ class Record:
     unavailable: list[str] = field(default_factory=list)  # optional prefetch keys that could not be had
     incomplete: list[str] = field(default_factory=list)  # prefetch keys of which only some pages were read
     skipped: int = 0  # entries of types the rules do not read
+    draft_medications: list[MedicationRequest] = field(default_factory=list)
 
     def of_type(self, kind: type[R]) -> list[R]:
         """The prefetched resources of one R4B model class (record.of_type(Procedure) is a list of Procedures)."""
@@ -127,12 +130,15 @@ def build(context: Mapping[str, Any], focus: frozenset[str] | None, prefetch: Pr
     )
     for where, raw in _entries(context.get("draftOrders") or {}, "context.draftOrders"):
         if not isinstance(raw.get("resourceType"), str) or raw["resourceType"] not in USED_DRAFT_TYPES:
-            record.skipped += 1  # NutritionOrder, MedicationRequest, DeviceRequest, DSTU2 types, ...
+            record.skipped += 1  # NutritionOrder, DeviceRequest, DSTU2 types, ...
             continue
         parsed = _parse(raw, where, record.dropped)
         if parsed is None:
             continue
-        record.draft_orders.append(cast(ServiceRequest, parsed))
+        if isinstance(parsed, MedicationRequest):
+            record.draft_medications.append(parsed)
+        else:
+            record.draft_orders.append(cast(ServiceRequest, parsed))
         if parsed.id:
             record.raw[f"{raw['resourceType']}/{parsed.id}"] = dict(raw)
         else:

@@ -9,9 +9,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .codes import ChemoTarget, Code, CodeFamily, Fallbacks, GuidanceModality, Modifier, Nerve, Rule, Side
-from .fields import Region, Treatment
-from .words import Agent, DocumentationElement, IndicationGroup, Modality, Spine
+from .codes import (
+    ChemoTarget,
+    Code,
+    CodeFamily,
+    CodeRange,
+    Fallbacks,
+    GuidanceModality,
+    Modifier,
+    Nerve,
+    Rule,
+    Side,
+)
+from .fields import EpisodeKind, Region, Treatment
+from .words import Agent, DocumentationElement, IndicationGroup, Modality, Radiofrequency, Spine
 
 
 @dataclass(frozen=True, eq=False)  # identity: one per process, the lexicon caches by it
@@ -22,6 +33,9 @@ class Knowledge:
     cpt_system: str
     cpt_systems: frozenset[str]  # the system URI and its aliases
     families: Mapping[str, CodeFamily]
+    hcpcs_systems: frozenset[str]
+    code_ranges: tuple[CodeRange, ...]
+    other_service_categories: frozenset[tuple[str, str]]  # (system, code) of ServiceRequest categories
     fallbacks: Fallbacks
     codes: Mapping[str, Code]
     nerves: Mapping[str, Nerve]
@@ -36,6 +50,7 @@ class Knowledge:
     modalities: Mapping[str, Modality]
     neurolysis_words: tuple[str, ...]
     procedure_snomed: Mapping[str, str]  # SNOMED CT procedure code -> modality
+    radiofrequency: Radiofrequency
     volume_units: tuple[str, ...]
     concentration_units: tuple[str, ...]
     dicom_system: str
@@ -106,6 +121,13 @@ class Knowledge:
     def family_of(self, code: str) -> CodeFamily | None:
         entry = self.codes.get(code)
         return self.families[entry.family] if entry else None
+
+    def episode_kind(self, code: str) -> EpisodeKind | None:
+        """What a resource with this CPT or HCPCS code is: its family's kind, else its section's (None: unknown)."""
+        family = self.family_of(code)
+        if family is not None:
+            return family.episode
+        return next((r.episode for r in self.code_ranges if r.covers(code)), None)
 
     def treatment_of(self, codes: set[str] | frozenset[str]) -> Treatment | None:
         """What codes alone say was done (cryoablation, chemodenervation), the first family in data order."""

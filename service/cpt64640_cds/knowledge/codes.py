@@ -11,6 +11,7 @@ from .fields import (
     Cpt,
     Destructive,
     Entry,
+    EpisodeKind,
     Id,
     Region,
     SnomedId,
@@ -64,11 +65,56 @@ class CodeFamily(Entry):
     """What a code of the family means for coding a nerve episode."""
 
     id: Id
+    episode: EpisodeKind = Field(
+        description="What a resource coded so is: a destruction episode, a look-alike whose own words decide, "
+        "or another service that is never an episode."
+    )
     claims_destruction: bool = Field(False, description="An order or procedure coded so claims nerve destruction.")
     recodable: bool = Field(False, description="Replaced when a card recodes the order.")
     treatment: Treatment | None = Field(None, description="What the code alone says was done, when nothing else does.")
     prior_care: str | None = Field(None, description="Conservative-care kind an earlier procedure of it counts as.")
     source: Sources
+
+
+BillingCode = Annotated[str, Field(pattern=r"^([0-9]{5}|[0-9]{4}[FTU]|[A-V][0-9]{4})$")]
+
+
+def code_shape(code: str) -> str:
+    """Codes compare within one shape: 5 digits, 4 digits + F/T/U (CPT II/III), a letter + 4 digits (HCPCS)."""
+    if code[:1].isalpha():
+        return "hcpcs"
+    return code[-1] if code[-1].isalpha() else "numeric"
+
+
+class CodeRange(Entry):
+    """A range of the CPT sections (or HCPCS Level II) and what a resource coded in it is."""
+
+    id: Id
+    name: Text
+    first: BillingCode
+    last: BillingCode
+    episode: EpisodeKind
+    source: Sources
+
+    def covers(self, code: str) -> bool:
+        return code_shape(code) == code_shape(self.first) and self.first <= code <= self.last
+
+
+class ServiceCategory(Entry):
+    """A ServiceRequest.category that marks another service (laboratory, imaging, counselling, education)."""
+
+    system: Text
+    code: Annotated[str, Field(min_length=1)]
+    name: Text
+    source: Sources
+
+
+class Services(Entry):
+    """How a resource's codes say what service it is, for codes the code list does not name."""
+
+    hcpcs_systems: Words
+    ranges: Annotated[tuple[CodeRange, ...], Field(min_length=1)]
+    categories: tuple[ServiceCategory, ...]
 
 
 class Fallbacks(Entry):
@@ -99,6 +145,7 @@ class CodesFile(Entry):
     system: Literal["http://www.ama-assn.org/go/cpt"]
     system_aliases: SystemAliases
     families: Annotated[tuple[CodeFamily, ...], Field(min_length=1, description="First match wins (treatment).")]
+    services: Services
     fallbacks: Fallbacks
     codes: Annotated[tuple[Code, ...], Field(min_length=1)]
 

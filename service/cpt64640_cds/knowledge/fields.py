@@ -45,9 +45,11 @@ Words = Annotated[tuple[Text, ...], Field(min_length=1), AfterValidator(unique)]
 Region = Literal["upper-extremity", "lower-extremity", "truncal", "head-neck", "spine"]
 SpinalRegion = Literal["cervical", "thoracic", "lumbar", "sacral"]
 Destructive = Literal["chemical", "thermal"]
-ModalityKind = Literal["chemical", "thermal", "pulsed-rf", "cryo"]
+ModalityKind = Literal["chemical", "thermal", "pulsed-rf", "radiofrequency", "cryo"]
 # What was done to the nerve: destruction (chemical, thermal) or a look-alike that is not 64640.
-Treatment = Literal["chemical", "thermal", "pulsed-rf", "cryo", "botulinum-toxin", "block"]
+# "radiofrequency": radiofrequency whose kind (pulsed or thermal) the record does not state.
+Treatment = Literal["chemical", "thermal", "pulsed-rf", "radiofrequency", "cryo", "botulinum-toxin", "block"]
+EpisodeKind = Literal["destruction", "look-alike", "other-service"]
 AgentClass = Literal["neurolytic", "local-anaesthetic", "steroid", "botulinum-toxin"]
 Stage = Literal["order", "performed"]
 

@@ -61,12 +61,24 @@ class ProcedureSnomed(Entry):
     source: Sources
 
 
+class Radiofrequency(Entry):
+    """How the words and settings of a radiofrequency treatment tell pulsed (not destructive) from thermal."""
+
+    pulsed_words: Words
+    thermal_words: Words
+    pulsed_max_celsius: Annotated[int, Field(ge=30, le=60, description="A tip temperature at or below: pulsed.")]
+    thermal_min_celsius: Annotated[int, Field(ge=60, le=100, description="At or above: thermal lesioning.")]
+    temperature_units: Words
+    source: Sources
+
+
 class AgentsFile(Entry):
     rxnorm_system: Text
     agents: Annotated[tuple[Agent, ...], Field(min_length=1)]
     modalities: Annotated[tuple[Modality, ...], Field(min_length=1)]
     procedure_words: ProcedureWords
     procedure_snomed: tuple[ProcedureSnomed, ...]
+    radiofrequency: Radiofrequency
     volume_units: Words
     concentration_units: Words
 
@@ -121,7 +133,7 @@ class ConservativeFile(Entry):
 class DocumentationElement(Entry):
     """What the record must document; the indication is the indication-missing rule's, not listed here."""
 
-    id: Literal["nerve", "agent", "volume", "guidance-type", "confirmation", "failed-treatment"]
+    id: Literal["nerve", "agent", "radiofrequency-type", "volume", "guidance-type", "confirmation", "failed-treatment"]
     label: Annotated[str, Field(min_length=3)]
     stages: Annotated[frozenset[Stage], Field(min_length=1)]
     source: Sources

@@ -17,7 +17,8 @@ class AgentMention:
 @dataclass
 class TextFindings:
     agents: list[AgentMention] = field(default_factory=list)
-    modalities: set[str] = field(default_factory=set)  # thermal | pulsed-rf | cryo
+    modalities: set[str] = field(default_factory=set)  # thermal | pulsed-rf | radiofrequency | cryo
+    rf_kinds: set[str] = field(default_factory=set)  # what the words and temperatures say: thermal | pulsed-rf
     neurolysis: bool = False
     guidance: set[str] = field(default_factory=set)  # ultrasound | fluoroscopy | ct | mr | unspecified
     spinal_regions: set[str] = field(default_factory=set)
@@ -32,6 +33,7 @@ class TextFindings:
     def merge(self, other: TextFindings) -> None:
         self.agents.extend(other.agents)
         self.modalities |= other.modalities
+        self.rf_kinds |= other.rf_kinds
         self.neurolysis |= other.neurolysis
         self.guidance |= other.guidance
         self.spinal_regions |= other.spinal_regions

@@ -18,6 +18,7 @@ from ..knowledge.base import Knowledge
 from .findings import AgentMention, TextFindings
 from .lexicon import Lexicon, lexicon
 from .phrases import Match, normalize
+from .radiofrequency import radiofrequency_reader
 
 # "1,5 mL": a decimal comma before a volume unit (before clauses are split at commas).
 _DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d{1,2}\s?(?:ml|mls|cc)\b)", re.IGNORECASE)
@@ -27,6 +28,7 @@ _QUESTION = "qmark"  # "?" survives normalisation as this word, so "?phenol" rea
 _CONTEXT_WINDOW = 5  # words either side checked against an agent's exclusions
 _WINDOW_CHARS = 120  # characters either side of a mention in which those words are looked for
 _NUMBER_REACH = 40  # characters between an agent and its concentration or volume
+RADIOFREQUENCY = frozenset({"thermal", "pulsed-rf", "radiofrequency"})
 MAX_TEXT_CHARS = 20_000  # of one field; beyond that a note is not read (and reading stays fast)
 
 
@@ -145,7 +147,10 @@ def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
                     field_name,
                 )
             )
-        found.modalities |= {kb.modalities[m.key].modality for m in _kept(normal, lex.modalities.find(normal), kb)}
+        modalities = {kb.modalities[m.key].modality for m in _kept(normal, lex.modalities.find(normal), kb)}
+        found.modalities |= modalities
+        if modalities & RADIOFREQUENCY:
+            found.rf_kinds |= radiofrequency_reader(kb).kinds(normal)
         found.neurolysis |= bool(_kept(normal, lex.neurolysis.find(normal), kb))
         found.guidance |= {m.key for m in _kept(normal, lex.guidance.find(normal), kb)}
         found.chemo_regions.extend(m.key for m in lex.chemo_targets.find(normal))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..coding.choice import CodedEpisode
+from ..coding.coded import CodedFacts
 from ..coding.lines import Line
 from ..facts.model import Evidence, Facts, ImagingFact, NerveEpisode
 from ..knowledge.base import Knowledge
@@ -81,9 +81,9 @@ def upper_first(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def billed_as_64640(coded: Iterable[CodedEpisode], kb: Knowledge) -> list[NerveEpisode]:
+def billed_as_64640(coded: CodedFacts, kb: Knowledge) -> list[NerveEpisode]:
     """The episodes whose code is 64640: the ones the indication and documentation rules are about."""
-    return [c.episode for c in coded if c.choice is not None and c.choice.code == kb.fallbacks.other_nerve]
+    return [e for e, choice in coded.chosen("line", "specific") if choice.code == kb.fallbacks.other_nerve]
 
 
 def by_source(episodes: Iterable[NerveEpisode]) -> dict[str, list[NerveEpisode]]:

@@ -3,8 +3,10 @@ guidance, how needle placement was confirmed, and the medical necessity (sources
 
 What is required depends on the stage: a performed procedure must hold everything (warning); an order can
 only state the nerve and side, the agent and the type of guidance (info) — intra-procedural elements are
-never asked of an order. The indication is the indication-missing card's, and guidance with no trace at all
-is the image-guidance-missing card's, so no two cards say the same thing.
+never asked of an order. Radiofrequency whose kind is not stated is asked which kind it was, whatever the
+nerve: pulsed is not destruction, so no code can be proposed until the record says. The indication is the
+indication-missing card's, and guidance with no trace at all is the image-guidance-missing card's, so no two
+cards say the same thing.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ def missing_elements(episode: NerveEpisode, facts: Facts, kb: Knowledge) -> list
     neurolytic = [d for d in episode.doses if d.klass == "neurolytic"]
     if episode.treatment is None:
         gaps.append("agent")
+    if episode.treatment == "radiofrequency":
+        gaps.append("radiofrequency-type")
     if episode.treatment in (None, "chemical") and not any(d.volume_ml for d in neurolytic):
         gaps.append("volume")
     typed = (episode.guidance - {"unspecified"}) or any(s.guidance for s in imaging_for(episode, facts))
@@ -43,7 +47,8 @@ def missing_elements(episode: NerveEpisode, facts: Facts, kb: Knowledge) -> list
 def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
     kb = inputs.kb
     findings = []
-    for source, episodes in by_source(billed_as_64640(inputs.coded, inputs.kb)).items():
+    undetermined = [e for e, _ in inputs.coded.chosen("undetermined")]
+    for source, episodes in by_source(billed_as_64640(inputs.coded, inputs.kb) + undetermined).items():
         gaps = list(dict.fromkeys(g for e in episodes for g in missing_elements(e, facts, kb)))
         if not gaps:
             continue

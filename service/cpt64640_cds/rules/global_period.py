@@ -18,9 +18,8 @@ RULE_ID = "global-period"
 def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
     kb = inputs.kb
     windows: list[tuple[str, int, date, date, str | None]] = []  # code, days, first day, last day, encounter
-    for coded in inputs.coded:
-        episode, choice = coded.episode, coded.choice
-        if choice is None or choice.code is None or choice.category not in ("line", "specific"):
+    for episode, choice in inputs.coded.chosen("line", "specific"):
+        if choice.code is None:
             continue
         days = kb.codes[choice.code].global_days
         if days is None:

@@ -18,9 +18,8 @@ def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
     kb = inputs.kb
     bundling: dict[date, set[str]] = {}  # date -> codes that include guidance
     encounters: dict[str, set[str]] = {}
-    for coded in inputs.coded:
-        episode, choice = coded.episode, coded.choice
-        if choice is None or choice.code is None or choice.category not in ("line", "specific"):
+    for episode, choice in inputs.coded.chosen("line", "specific"):
+        if choice.code is None:
             continue
         if not kb.codes[choice.code].imaging_included:
             continue

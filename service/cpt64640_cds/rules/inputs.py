@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..coding.choice import CodedEpisode
+from ..coding.coded import CodedFacts
 from ..coding.lines import ModifierPolicy
 from ..facts.model import Facts
 from ..knowledge.base import Knowledge
@@ -16,7 +16,7 @@ from .findings import Finding
 class RuleInputs:
     kb: Knowledge
     policy: ModifierPolicy
-    coded: tuple[CodedEpisode, ...]  # the facts' episodes with their code choice, in the same order
+    coded: CodedFacts  # each episode's code choice and the lines of every proposal, computed once
 
 
 Rule = Callable[[Facts, RuleInputs], list[Finding]]

@@ -6,7 +6,7 @@ suggestion recodes the order.
 
 from __future__ import annotations
 
-from ..coding.lines import Line, plan
+from ..coding.lines import Line
 from ..facts.model import Facts
 from .common import fit, merge_evidence, recode, unit_limit_note
 from .findings import Finding, Option
@@ -18,16 +18,12 @@ RULE_ID = "line-suggestion"
 def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
     kb = inputs.kb
     other_nerve = kb.fallbacks.other_nerve
-    chosen = []
-    for coded in inputs.coded:
-        episode, choice = coded.episode, coded.choice
-        if choice is not None and choice.category == "line":
-            chosen.append((episode, choice))
-    lines = plan(chosen, kb, facts.today, inputs.policy)
-    if not lines:
+    proposal = next(iter(inputs.coded.proposals_of("line")), None)
+    lines = list(proposal.lines[other_nerve]) if proposal else []
+    if proposal is None or not lines:
         return []
     billed = {service for line in lines for service in line.services}
-    episodes = [e for e, _ in chosen if e.source in billed]
+    episodes = [e for e in proposal.episodes if e.source in billed]
     label = f"Add billing {'line' if len(lines) == 1 else 'lines'} " + ", ".join(x.label for x in lines)
     options = [Option(label, tuple(lines))]
     updates = recode(episodes, other_nerve, kb)

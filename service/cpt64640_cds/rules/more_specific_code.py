@@ -4,9 +4,8 @@ chemical facet denervation goes to the unlisted code."""
 
 from __future__ import annotations
 
-from ..coding.choice import Choice
-from ..coding.lines import plan
-from ..facts.model import Facts, NerveEpisode
+from ..coding.coded import Proposal
+from ..facts.model import Facts
 from .common import bill_label, caution, fit, merge_evidence, recode, unit_limit_note, upper_first
 from .findings import Finding, Option
 from .inputs import RuleInputs
@@ -15,30 +14,22 @@ RULE_ID = "more-specific-code"
 
 
 def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
-    by_nerve: dict[str, list[tuple[NerveEpisode, Choice]]] = {}
-    for coded in inputs.coded:
-        episode, choice = coded.episode, coded.choice
-        if choice is None or choice.category not in ("specific", "choose") or episode.nerve is None:
-            continue
-        if set(choice.codes) & set(episode.cpt_codes):
-            continue  # the order already carries the right code
-        by_nerve.setdefault(episode.nerve.id, []).append((episode, choice))
-    return [_finding(members, facts, inputs) for members in by_nerve.values()]
+    return [_finding(proposal, inputs) for proposal in inputs.coded.proposals_of("specific", "choose")]
 
 
-def _finding(members: list[tuple[NerveEpisode, Choice]], facts: Facts, inputs: RuleInputs) -> Finding:
+def _finding(proposal: Proposal, inputs: RuleInputs) -> Finding:
     kb = inputs.kb
-    episodes = [e for e, _ in members]
+    episodes = proposal.episodes
     nerve = episodes[0].nerve
-    assert nerve is not None  # grouped by nerve id
-    choice = members[0][1]
+    assert nerve is not None  # proposed per nerve
+    choice = proposal.choice
     other_nerve = kb.fallbacks.other_nerve
     claimed = any(other_nerve in e.cpt_codes for e in episodes)
     codes = choice.codes
     options = []
     limit_notes = []
     for code in codes:
-        lines = plan([(e, _with_code(c, code)) for e, c in members], kb, facts.today, inputs.policy)
+        lines = proposal.lines[code]
         limit_notes.append(unit_limit_note(lines, kb))
         options.append(
             Option(
@@ -67,9 +58,3 @@ def _finding(members: list[tuple[NerveEpisode, Choice]], facts: Facts, inputs: R
         evidence=merge_evidence(episodes),
         options=tuple(options),
     )
-
-
-def _with_code(choice: Choice, code: str) -> Choice:
-    if code == choice.code:
-        return choice
-    return Choice(choice.category, code, 1, reason=choice.reason, confirmed=choice.confirmed, source=choice.source)

@@ -7,9 +7,8 @@ is chemodenervation; pulsed radiofrequency is the unlisted code; cryoneurolysis 
 
 from __future__ import annotations
 
-from ..coding.choice import Choice
-from ..coding.lines import Line, plan
-from ..facts.model import Facts, NerveEpisode
+from ..coding.coded import Proposal
+from ..facts.model import Facts
 from .common import bill_label, caution, describe_treatment, fit, merge_evidence, recode, upper_first
 from .findings import Finding, Option
 from .inputs import RuleInputs
@@ -18,30 +17,19 @@ RULE_ID = "not-neurolytic"
 
 
 def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
-    groups: dict[tuple[str | None, str | None], list[tuple[NerveEpisode, Choice]]] = {}
-    for coded in inputs.coded:
-        episode, choice = coded.episode, coded.choice
-        if choice is None or choice.category != "not-neurolytic":
-            continue
-        if choice.code in episode.cpt_codes and not episode.claims_destruction:
-            continue  # already coded right (a block coded as a block, cryo as 0441T)
-        groups.setdefault((choice.code, episode.treatment), []).append((episode, choice))
-    return [_finding(members, facts, inputs) for members in groups.values()]
+    return [_finding(proposal, inputs) for proposal in inputs.coded.proposals_of("not-neurolytic")]
 
 
-def _finding(members: list[tuple[NerveEpisode, Choice]], facts: Facts, inputs: RuleInputs) -> Finding:
+def _finding(proposal: Proposal, inputs: RuleInputs) -> Finding:
     kb = inputs.kb
-    episodes = [e for e, _ in members]
-    choice = members[0][1]
+    episodes = proposal.episodes
+    choice = proposal.choice
     other_nerve = kb.fallbacks.other_nerve
     claimed = any(other_nerve in e.cpt_codes or e.claims_destruction for e in episodes)
     what = describe_treatment(episodes[0], kb)
     options: tuple[Option, ...] = ()
     if choice.code is not None:
-        if kb.family(choice.code) == "chemodenervation":
-            lines = [_chemodenervation_line(choice.code, choice.target or "muscles injected", episodes, facts)]
-        else:
-            lines = plan(members, kb, facts.today, inputs.policy)
+        lines = proposal.lines[choice.code]
         options = (
             Option(
                 bill_label(lines, choice.code, " instead"),
@@ -70,21 +58,4 @@ def _finding(members: list[tuple[NerveEpisode, Choice]], facts: Facts, inputs: R
         detail=detail,
         evidence=merge_evidence(episodes),
         options=options,
-    )
-
-
-def _chemodenervation_line(code: str, target: str, episodes: list[NerveEpisode], facts: Facts) -> Line:
-    """Chemodenervation is coded per extremity or area, without laterality: one line naming the target."""
-    return Line(
-        code=code,
-        modifiers=(),
-        units=1,
-        nerve_id=None,
-        nerve_name=target,
-        side=None,
-        date=min(e.date or facts.today for e in episodes),
-        encounter=next((e.encounter for e in episodes if e.encounter), facts.encounter),
-        services=tuple(dict.fromkeys(e.source for e in episodes)),
-        reasons=tuple(dict.fromkeys(i for e in episodes for i in e.indications)),
-        performed=any(e.stage == "performed" for e in episodes),
     )

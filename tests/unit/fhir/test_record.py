@@ -90,7 +90,9 @@ def test_hook_library_example_with_an_invalid_draft_order_keeps_the_valid_one():
     )
     record = build(context, None, PrefetchResult())
     assert [r.id for r in record.draft_orders] == ["ok"]
-    assert record.skipped == 2  # NutritionOrder and MedicationRequest are not read by the rules
+    assert record.skipped == 1  # the NutritionOrder is not read by the rules
+    # The example's MedicationRequest is read (it may name an agent) but is invalid R4: dropped, not lost silently.
+    assert [d.where for d in record.dropped if d.resource_type == "MedicationRequest"]
 
 
 def test_resources_without_an_id_get_a_local_one_and_are_never_updated():

@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from cpt64640_cds.coding.choice import code_episodes
+from cpt64640_cds.coding.coded import code
 from cpt64640_cds.coding.lines import ModifierPolicy
 from cpt64640_cds.facts.extract import extract
 from cpt64640_cds.fhir.record import build
@@ -47,4 +47,4 @@ def test_smart_sandbox_patients_give_no_findings_in_any_encounter(path):
         record.encounter_id = encounter
         facts = extract(record, KB, date(2026, 11, 27))
         assert facts.episodes == [] and facts.guidance_services == []
-        assert run_all(facts, RuleInputs(KB, ModifierPolicy.of(KB), code_episodes(facts.episodes, KB))) == []
+        assert run_all(facts, RuleInputs(KB, ModifierPolicy.of(KB), code(facts, KB, ModifierPolicy.of(KB)))) == []
