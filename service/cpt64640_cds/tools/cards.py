@@ -53,6 +53,14 @@ def charge_line(item: dict[str, Any]) -> ProposedLine:
     return ProposedLine(_cpt_codes(item)[0], modifiers, item["quantity"]["value"], item["bodysite"][0]["text"], side)
 
 
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+
+
+def line_diagnoses(item: dict[str, Any]) -> list[str]:
+    """The ICD-10-CM codes a ChargeItem's reason carries, in order: the diagnoses the line rests on."""
+    return [c["code"] for r in item.get("reason", []) for c in r.get("coding", []) if c.get("system") == ICD10CM]
+
+
 def proposed_lines(cards: Iterable[dict[str, Any]]) -> list[ProposedLine]:
     """Every ChargeItem the cards propose to create, in card and suggestion order."""
     return [charge_line(a["resource"]) for card in cards for a in actions(card) if _creates_charge_item(a)]
@@ -68,7 +76,11 @@ def summarize(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if _creates_charge_item(action) or action["type"] == "update"
             for code in _cpt_codes(action.get("resource", {}))
         }
-        lines = [[code, list(modifiers), *rest] for code, modifiers, *rest in proposed_lines([card])]
+        lines = []
+        for action in actions(card):
+            if _creates_charge_item(action):
+                code, modifiers, *rest = charge_line(action["resource"])
+                lines.append([code, list(modifiers), *rest, line_diagnoses(action["resource"])])
         out.append(
             {
                 "topic": card["source"]["topic"]["code"],
