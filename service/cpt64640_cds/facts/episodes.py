@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+
+from fhir.resources.R4B.procedure import Procedure
+from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from ..fhir.elements import codes_in, concepts, first_date, reference_to, relative, texts_of
 from ..fhir.record import Record
@@ -31,17 +33,20 @@ from .nerves import nerve_mentions, split_sides
 _LOOK_ALIKE_TREATMENTS = frozenset({"chemical", "thermal", "pulsed-rf", "radiofrequency", "cryo"})
 
 
-def _reading(resource: Any, kb: Knowledge) -> TextFindings:
+Orderable = ServiceRequest | Procedure
+
+
+def _reading(resource: Orderable, kb: Knowledge) -> TextFindings:
     """Everything the resource's own words and codes say about agents, modality, guidance and levels."""
     found = TextFindings()
     sources: list[tuple[str, str]] = []
     for name in ("code", "orderDetail", "usedCode", "bodySite"):
         for concept, path in concepts(resource, name):
             sources.extend(texts_of(concept, path))
-    for i, note in enumerate(getattr(resource, "note", None) or []):
+    for i, note in enumerate(resource.note or []):
         if note.text:
             sources.append((note.text, f"note[{i}].text"))
-    if getattr(resource, "patientInstruction", None):
+    if isinstance(resource, ServiceRequest) and resource.patientInstruction:
         sources.append((resource.patientInstruction, "patientInstruction"))
     for text, path in sources:
         found.merge(read(text, path, kb))
@@ -49,7 +54,7 @@ def _reading(resource: Any, kb: Knowledge) -> TextFindings:
     return found
 
 
-def _coded_agents(resource: Any, kb: Knowledge) -> Iterator[AgentMention]:
+def _coded_agents(resource: Orderable, kb: Knowledge) -> Iterator[AgentMention]:
     for concept, path in concepts(resource, "usedCode"):
         for i, coding in enumerate(concept.coding or []):
             agent = kb.agent_by_code(coding.system, coding.code)
@@ -90,14 +95,15 @@ def _treatment(found: TextFindings, doses: Iterable[Dose]) -> Treatment | None:
     return None
 
 
-def _kind(resource: Any, codes: Iterable[str], kb: Knowledge) -> EpisodeKind | None:
+def _kind(resource: Orderable, codes: Iterable[str], kb: Knowledge) -> EpisodeKind | None:
     """What the resource's own codes say it is; None when it carries no code the knowledge base can place."""
     kinds = {kind for code in codes if (kind := kb.episode_kind(code)) is not None}
     for kind in ("destruction", "look-alike", "other-service"):
         if kind in kinds:
             return kind
-    for concept in getattr(resource, "category", None) or []:
-        if any((c.system, c.code) in kb.other_service_categories for c in concept.coding or []):
+    categories = resource.category if isinstance(resource, ServiceRequest) else [resource.category]
+    for concept in categories or []:
+        if concept is not None and any((c.system, c.code) in kb.other_service_categories for c in concept.coding or []):
             return "other-service"
     return None
 
@@ -137,7 +143,7 @@ class _Gathered:
             self.evidence.append(Evidence(reference, tuple(sorted(found.fields | {a.field for a in found.agents}))))
 
 
-def _own(resource: Any, stage: Stage, reference: str, ctx: EpisodeContext) -> _Gathered:
+def _own(resource: Orderable, stage: Stage, reference: str, ctx: EpisodeContext) -> _Gathered:
     """The resource's own words and codes, and medications structurally part of it (partOf, basedOn)."""
     own = _Gathered.empty()
     found = _reading(resource, ctx.kb)
@@ -165,7 +171,7 @@ def _linked(references: frozenset[str], stage: Stage, ctx: EpisodeContext) -> _G
     return direct
 
 
-def episodes_of(resource: Any, stage: Stage, ctx: EpisodeContext) -> list[NerveEpisode]:
+def episodes_of(resource: Orderable, stage: Stage, ctx: EpisodeContext) -> list[NerveEpisode]:
     kb = ctx.kb
     codes, code_fields = [], []
     for concept, path in concepts(resource, "code"):
@@ -173,9 +179,9 @@ def episodes_of(resource: Any, stage: Stage, ctx: EpisodeContext) -> list[NerveE
         codes += found_codes
         code_fields += found_fields
     snomed_modalities = {
-        kb.procedure_snomed[c.code]
+        modality
         for c in (resource.code.coding or [] if resource.code else [])
-        if c.system == kb.snomed_system and c.code in kb.procedure_snomed
+        if c.system == kb.snomed_system and (modality := kb.procedure_snomed.get(c.code or ""))
     }
     kind = "destruction" if snomed_modalities else _kind(resource, codes, kb)
     if kind == "other-service":
@@ -194,7 +200,7 @@ def episodes_of(resource: Any, stage: Stage, ctx: EpisodeContext) -> list[NerveE
     named = any(m.nerve is not None or m.text for m in mentions)
     if kind != "destruction" and not claims and not (named and own_treatment in _LOOK_ALIKE_TREATMENTS):
         return []
-    if stage == "order":
+    if isinstance(resource, ServiceRequest):
         when = first_date(resource.occurrenceDateTime, resource.occurrencePeriod, resource.authoredOn)
         references = frozenset({reference})
     else:
@@ -219,7 +225,11 @@ def episodes_of(resource: Any, stage: Stage, ctx: EpisodeContext) -> list[NerveE
     conservative = frozenset().union(*(t.found.conservative for t in tiers))
     doses = tuple(d for t in tiers for d in t.doses)
     extra_evidence = tuple(e for t in tiers for e in t.evidence if e.reference != reference)
-    reason_fields = [name for name in ("reasonCode", "reasonReference") if getattr(resource, name, None)]
+    reason_fields = [
+        name
+        for name, value in (("reasonCode", resource.reasonCode), ("reasonReference", resource.reasonReference))
+        if value
+    ]
     indications = supporting(reasons, ctx.conditions)
     episodes = []
     for mention in mentions:
