@@ -112,7 +112,6 @@ def episodes_of(resource: Any, stage: Stage, ctx: EpisodeContext) -> list[NerveE
         when = first_date(resource.performedDateTime, resource.performedPeriod)
     encounter = relative(resource.encounter) or context_encounter
     reasons = reasons_of(resource, {c.indication.reference or "": c for c in ctx.conditions}, kb)
-    indications = supporting(reasons, ctx.conditions)
     reason_fields = [name for name in ("reasonCode", "reasonReference") if getattr(resource, name, None)]
     # Notes linked to the resource document it (agent, volume, guidance, confirmation); they do not change
     # what the resource itself says was done.
@@ -155,7 +154,7 @@ def episodes_of(resource: Any, stage: Stage, ctx: EpisodeContext) -> list[NerveE
                     confirmation=frozenset(found.confirmation | documented.confirmation),
                     conservative=frozenset(found.conservative | documented.conservative),
                     reasons=reasons,
-                    indications=indications,
+                    indications=supporting(reasons, ctx.conditions, mention.nerve, side, kb),
                     evidence=(Evidence(reference, tuple(dict.fromkeys(fields))), *extra_evidence),
                 )
             )
