@@ -8,8 +8,9 @@ is chemodenervation; pulsed radiofrequency is the unlisted code; cryoneurolysis 
 from __future__ import annotations
 
 from ..coding.choice import Choice
-from ..coding.lines import Line, plan
+from ..coding.lines import Line, diagnoses, plan
 from ..facts.model import Facts, NerveEpisode
+from ..knowledge.base import Knowledge
 from .common import bill_label, caution, describe_treatment, fit, merge_evidence, recode, upper_first
 from .findings import Finding, Option
 from .inputs import RuleInputs
@@ -39,7 +40,7 @@ def _finding(members: list[tuple[NerveEpisode, Choice]], facts: Facts, inputs: R
     options: tuple[Option, ...] = ()
     if choice.code is not None:
         if kb.family(choice.code) == "chemodenervation":
-            lines = [_chemodenervation_line(choice.code, choice.target or "muscles injected", episodes, facts)]
+            lines = [_chemodenervation_line(choice.code, choice.target or "muscles injected", episodes, facts, kb)]
         else:
             lines = plan(members, kb, facts.today, inputs.policy)
         options = (
@@ -73,7 +74,7 @@ def _finding(members: list[tuple[NerveEpisode, Choice]], facts: Facts, inputs: R
     )
 
 
-def _chemodenervation_line(code: str, target: str, episodes: list[NerveEpisode], facts: Facts) -> Line:
+def _chemodenervation_line(code: str, target: str, episodes: list[NerveEpisode], facts: Facts, kb: Knowledge) -> Line:
     """Chemodenervation is coded per extremity or area, without laterality: one line naming the target."""
     return Line(
         code=code,
@@ -85,6 +86,6 @@ def _chemodenervation_line(code: str, target: str, episodes: list[NerveEpisode],
         date=min(e.date or facts.today for e in episodes),
         encounter=next((e.encounter for e in episodes if e.encounter), facts.encounter),
         services=tuple(dict.fromkeys(e.source for e in episodes)),
-        reasons=tuple(dict.fromkeys(i for e in episodes for i in e.indications)),
+        reasons=diagnoses(episodes, kb),
         performed=any(e.stage == "performed" for e in episodes),
     )

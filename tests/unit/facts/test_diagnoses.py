@@ -9,6 +9,7 @@ all (a diagnosis placed in a group by words or a SNOMED CT code shows one, but n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,6 +18,7 @@ from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.condition import Condition
 from fhir.resources.R4B.reference import Reference
 
+from cpt64640_cds.facts.extract import extract
 from cpt64640_cds.facts.indications import (
     asserted,
     billable,
@@ -26,6 +28,8 @@ from cpt64640_cds.facts.indications import (
     supporting,
 )
 from cpt64640_cds.facts.model import ConditionFact
+from cpt64640_cds.fhir.record import build
+from cpt64640_cds.protocol.prefetch.completion import KeyResult, PrefetchResult
 
 from ..factory import KB
 
@@ -201,3 +205,42 @@ def test_the_nerve_table_names_known_nerves_and_only_codes_of_a_group():
     assert KB.indication_group(ICD, "R61") is None
     assert {KB.indication_group(ICD, c).id for c in ("L74.510", "L74.513", "L74.52")} == {"hyperhidrosis"}  # type: ignore[union-attr]
     assert KB.indication_group(ICD, "G57.61").id == "neuroma-nerve-injury"  # type: ignore[union-attr]  # listed over G57
+
+
+def test_the_facts_stage_decides_support_per_nerve_and_side_of_one_order():
+    """One order for the left LFCN and the right greater occipital nerve, both diagnoses on the problem list
+    (one of them refuted, one a relative's): each episode gets its own."""
+    conditions = [
+        condition("G57.12").model_copy(update={"id": "c-mp"}),
+        condition("M54.81").model_copy(update={"id": "c-on"}),
+        condition("G57.11", verification="refuted").model_copy(update={"id": "c-refuted"}),
+        condition("Z82.0").model_copy(update={"id": "c-family"}),
+    ]
+    order = {
+        "resourceType": "ServiceRequest",
+        "id": "sr",
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": "Patient/p-1"},
+        "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "64640"}]},
+        "bodySite": [{"text": "left lateral femoral cutaneous nerve"}, {"text": "right greater occipital nerve"}],
+        "reasonCode": [concept("sct:").model_dump(exclude_none=True)],
+        "note": [{"text": "Phenol 6% 3 mL under ultrasound"}],
+    }
+    context = {
+        "patientId": "p-1",
+        "draftOrders": {"resourceType": "Bundle", "entry": [{"resource": order}]},
+    }
+    result = PrefetchResult()
+    bundle = {"resourceType": "Bundle", "entry": [{"resource": c.model_dump(mode="json")} for c in conditions]}
+    result.keys["conditions"] = KeyResult("conditions", "prefetch", bundle)
+    facts = extract(build(context, None, result), KB, date(2026, 11, 27))
+    supported = {
+        (e.nerve.id if e.nerve else None, e.side): [c.code for i in e.indications for c in i.codings]
+        for e in facts.episodes
+    }
+    assert supported == {
+        ("lateral-femoral-cutaneous", "left"): ["G57.12"],
+        ("greater-occipital", "right"): ["M54.81"],
+    }
+    assert [c.code for e in facts.episodes[:1] for r in e.reasons for c in r.codings] == ["test-meralgia"]  # context
