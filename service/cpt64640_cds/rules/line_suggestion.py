@@ -110,14 +110,18 @@ def _unlinked(line: Line, episodes: list[NerveEpisode], kb: Knowledge) -> str:
     categories = {c.code for e in own for i in e.indications if (c := diagnosis_code(i, kb)) and not billable(i, kb)}
     if categories:
         text += f" {', '.join(sorted(categories))} is a category: code the diagnosis completely."
-    context = list(dict.fromkeys(r for e in own for r in e.reasons if diagnosis_code(r, kb) is None))
+    reasons = list(dict.fromkeys(r for e in own for r in e.reasons))
+    context = [r for r in reasons if not any(c.system == kb.icd10cm_system for c in r.codings)]
     if context:
         said = "; ".join(_context(r, kb) for r in context)
         text += f" Without an ICD-10-CM code, the reason stays on the order as context: {said}."
-    unrelated = list(dict.fromkeys(r for e in own for r in e.reasons if r.group and r not in e.indications))
-    unrelated = [r for r in unrelated if diagnosis_code(r, kb) is not None]
+    unrelated = [
+        f"{c.code} {_title(c, kb)}".strip()
+        for r in reasons
+        if (c := diagnosis_code(r, kb)) and not any(r in e.indications for e in own)
+    ]
     if unrelated:
-        text += f" Not for this nerve or side: {'; '.join(_named(r, kb) for r in unrelated)}."
+        text += f" Not for this nerve or side: {'; '.join(dict.fromkeys(unrelated))}."
     return text
 
 

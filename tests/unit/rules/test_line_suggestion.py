@@ -126,3 +126,10 @@ def test_bilateral_50_lines_carry_both_sides_diagnoses():
     [finding] = findings_of(run, left, right, policy=ModifierPolicy.of(KB, bilateral_as_50=True))
     [line] = finding.lines
     assert [c.code for i in line.reasons for c in i.codings] == ["G57.12", "G57.11"]
+
+
+def test_an_icd_10_cm_reason_outside_the_groups_is_neither_billed_nor_called_uncoded():
+    [finding] = findings_of(run, supported(indication("I10")))
+    assert finding.lines[0].reasons == ()
+    assert "No billable ICD-10-CM diagnosis is linked" in finding.detail
+    assert "Without an ICD-10-CM code" not in finding.detail and "Not for this nerve" not in finding.detail
