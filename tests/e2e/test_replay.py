@@ -75,7 +75,8 @@ def _copy_scenario(tmp_path: Path, name: str) -> Path:
 def test_broken_golden_fails_with_a_readable_diff(tmp_path):
     folder = _copy_scenario(tmp_path, "line-two-nerves-same-side")
     golden = json.loads((folder / "expected.json").read_text())
-    second = next(line for line in golden["cards"][0]["lines"] if "59" in line[1])
+    card = next(c for c in golden["cards"] if c["topic"] == "line-suggestion")
+    second = next(line for line in card["lines"] if "59" in line[1])
     second[1] = ["LT"]  # drop the 59 the policy puts on the second line
     (folder / "expected.json").write_text(json.dumps(golden))
     result = _replay(str(tmp_path / "scenarios"))
@@ -93,7 +94,8 @@ def test_update_golden_rewrites_the_expectation(tmp_path):
     result = _replay(str(tmp_path / "scenarios"), "--update-golden")
     assert result.returncode == 0 and "updated" in result.stdout
     written = json.loads((folder / "expected.json").read_text())
-    assert [line[1] for line in written["cards"][0]["lines"]] == [["LT"], ["RT"]]
+    card = next(c for c in written["cards"] if c["topic"] == "line-suggestion")
+    assert [line[1] for line in card["lines"]] == [["LT"], ["RT"]]
     assert _replay(str(tmp_path / "scenarios")).returncode == 0
 
 

@@ -85,18 +85,18 @@ def modifier_action(update: ModifierUpdate, ctx: CardContext) -> dict[str, Any] 
     return {"type": "update", "description": f"Add modifier {update.modifier} to {update.reference}", "resource": item}
 
 
-def _concept(indication: Indication) -> dict[str, Any]:
-    concept: dict[str, Any] = {}
+def _reason(indication: Indication, kb: Knowledge) -> dict[str, Any] | None:
+    """A line's reason as a CodeableConcept of its ICD-10-CM codings only (SNOMED CT stays on the order); the
+    display is the record's, else the ICD-10-CM title."""
     codings = [
-        {"system": c.system, "code": c.code, **({"display": c.display} if c.display else {})}
+        {"system": c.system, "code": c.code, **({"display": display} if display else {})}
         for c in indication.codings
-        if c.system and c.code
+        if c.system == kb.icd10cm_system and c.code
+        for display in (c.display or kb.diagnosis_title(c.system, c.code),)
     ]
-    if codings:
-        concept["coding"] = codings
-    if indication.text:
-        concept["text"] = indication.text
-    return concept
+    if not codings:
+        return None
+    return {"coding": codings, **({"text": indication.text} if indication.text else {})}
 
 
 def charge_item(line: Line, ctx: CardContext) -> dict[str, Any]:
@@ -126,7 +126,7 @@ def charge_item(line: Line, ctx: CardContext) -> dict[str, Any]:
         item["context"] = {"reference": line.encounter}
     if facts.user:
         item["enterer"] = {"reference": facts.user}
-    reasons = [c for c in (_concept(i) for i in line.reasons) if c]
+    reasons = [c for c in (_reason(i, kb) for i in line.reasons) if c]
     if reasons:
         item["reason"] = reasons
     return item

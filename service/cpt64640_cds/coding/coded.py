@@ -100,7 +100,7 @@ def _lines(
     assert first is not None
     episodes = [m.episode for m in members]
     if kb.family(code) == "chemodenervation":
-        return chemodenervation_line(first, episodes, today, encounter)
+        return chemodenervation_line(first, episodes, kb, today, encounter)
     chosen = [(m.episode, _with_code(m.choice, code)) for m in members if m.choice is not None]
     return tuple(plan(chosen, kb, today, policy))
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 
+from ..facts.indications import billable
 from ..facts.model import Indication, NerveEpisode
 from ..knowledge.base import Knowledge
 from .choice import Choice
@@ -32,7 +33,7 @@ class Line:
     date: date
     encounter: str | None
     services: tuple[str, ...]  # ServiceRequest/Procedure references the line bills for
-    reasons: tuple[Indication, ...]
+    reasons: tuple[Indication, ...]  # billable ICD-10-CM diagnoses supporting this nerve and side (only those codings)
     performed: bool  # True for a completed Procedure (billable), False for an order (planned)
 
     @property
@@ -57,6 +58,20 @@ class ModifierPolicy:
     def of(cls, kb: Knowledge, distinct_modifier: str = "59", bilateral_as_50: bool = False) -> ModifierPolicy:
         sides = ("right", "left", "bilateral")
         return cls({side: kb.modifier_for(side) for side in sides}, distinct_modifier, bilateral_as_50)
+
+
+def _unique(indications: Iterable[Indication]) -> tuple[Indication, ...]:
+    """In order, one per set of codes (the same diagnosis from an order's reason and the problem list)."""
+    seen: dict[tuple[tuple[str, str], ...], Indication] = {}
+    for indication in indications:
+        seen.setdefault(tuple((c.system, c.code) for c in indication.codings), indication)
+    return tuple(seen.values())
+
+
+def diagnoses(episodes: Iterable[NerveEpisode], kb: Knowledge) -> tuple[Indication, ...]:
+    """The billable ICD-10-CM diagnoses of the episodes, in order and once each: what supports each episode's
+    nerve and side, never a SNOMED-only, category-only or by-words diagnosis."""
+    return _unique(b for e in episodes for i in e.indications if (b := billable(i, kb)))
 
 
 def plan(
@@ -87,7 +102,7 @@ def plan(
             date=min(e.date or today for e in episodes),
             encounter=next((e.encounter for e in episodes if e.encounter), None),
             services=tuple(dict.fromkeys(e.source for e in episodes)),
-            reasons=tuple(dict.fromkeys(i for e in episodes for i in e.indications)),
+            reasons=diagnoses(episodes, kb),
             performed=any(e.stage == "performed" for e in episodes),
         )
         lines.append(base)
@@ -98,7 +113,7 @@ def plan(
 
 
 def chemodenervation_line(
-    choice: Choice, episodes: list[NerveEpisode], today: date, encounter: str | None
+    choice: Choice, episodes: list[NerveEpisode], kb: Knowledge, today: date, encounter: str | None
 ) -> tuple[Line, ...]:
     """Chemodenervation is coded per extremity or area, without laterality: one line naming the target."""
     assert choice.code is not None
@@ -112,7 +127,7 @@ def chemodenervation_line(
         date=min(e.date or today for e in episodes),
         encounter=next((e.encounter for e in episodes if e.encounter), encounter),
         services=tuple(dict.fromkeys(e.source for e in episodes)),
-        reasons=tuple(dict.fromkeys(i for e in episodes for i in e.indications)),
+        reasons=diagnoses(episodes, kb),
         performed=any(e.stage == "performed" for e in episodes),
     )
     return (line,)
@@ -140,7 +155,7 @@ def _bilateral(lines: list[Line]) -> list[Line]:
             twin,
             side="bilateral",
             services=tuple(dict.fromkeys(twin.services + line.services)),
-            reasons=tuple(dict.fromkeys(twin.reasons + line.reasons)),
+            reasons=_unique(twin.reasons + line.reasons),
             performed=twin.performed or line.performed,
         )
         out[out.index(twin)] = merged

@@ -230,7 +230,6 @@ def episodes_of(resource: Orderable, stage: Stage, ctx: EpisodeContext) -> list[
         for name, value in (("reasonCode", resource.reasonCode), ("reasonReference", resource.reasonReference))
         if value
     ]
-    indications = supporting(reasons, ctx.conditions)
     episodes = []
     for mention in mentions:
         fields = (
@@ -261,7 +260,7 @@ def episodes_of(resource: Orderable, stage: Stage, ctx: EpisodeContext) -> list[
                     confirmation=confirmation,
                     conservative=conservative,
                     reasons=reasons,
-                    indications=indications,
+                    indications=supporting(reasons, ctx.conditions, mention.nerve, side, kb),
                     evidence=(Evidence(reference, tuple(dict.fromkeys(fields))), *dict.fromkeys(extra_evidence)),
                 )
             )

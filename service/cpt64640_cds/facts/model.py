@@ -40,7 +40,7 @@ class Indication:
 @dataclass(frozen=True)
 class ConditionFact:
     indication: Indication
-    active: bool
+    active: bool  # active and confirmed: the patient's present diagnosis (facts/indications.py `asserted`)
 
 
 @dataclass(frozen=True)
@@ -102,8 +102,10 @@ class NerveEpisode:
     chemo_regions: tuple[str, ...]  # botulinum toxin targets named
     confirmation: frozenset[str]  # how needle placement was confirmed: stimulation | test-dose | contrast | confirmed
     conservative: frozenset[str]  # conservative care named in the episode's own words and notes
-    reasons: tuple[Indication, ...]  # as written on the source
-    indications: tuple[Indication, ...]  # the supporting ones: reasons in an indication group, else active conditions
+    reasons: tuple[Indication, ...]  # as written on the source (SNOMED-only and unrelated ones stay as context)
+    # the diagnoses that support this nerve and side (facts/indications.py `supporting`): own ICD-10-CM reasons
+    # that fit, else asserted conditions that fit, else one placed in a group by words or SNOMED CT only
+    indications: tuple[Indication, ...]
     evidence: tuple[Evidence, ...]
 
     @property

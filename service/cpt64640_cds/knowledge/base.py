@@ -63,6 +63,11 @@ class Knowledge:
     indication_groups: tuple[IndicationGroup, ...]
     icd10cm_groups: Mapping[str, IndicationGroup]  # every ICD-10-CM code (dotted) a group covers -> the group
     icd10cm_sides: Mapping[str, str]  # those codes whose title names a side -> left | right | bilateral
+    icd10cm_nerves: Mapping[str, frozenset[str]]  # those codes that name a nerve -> nerve ids (nerveSpecific)
+    icd10cm_titles: Mapping[str, str]  # every covered code -> its ICD-10-CM title (the package's)
+    icd10cm_billable: frozenset[str]  # covered codes that are complete (leaf) codes, billable on a claim
+    family_history_icd10cm: frozenset[str]  # Z80-Z84 and descendants: the family's diagnoses, never the patient's
+    family_history_words: tuple[str, ...]
     conservative_medications: Mapping[str, tuple[str, ...]]  # class -> words
     conservative_procedures: Mapping[str, tuple[str, ...]]  # kind -> words
     conservative_phrases: tuple[str, ...]
@@ -91,6 +96,21 @@ class Knowledge:
     def diagnosis_side(self, system: str, code: str) -> str | None:
         """The side an indication's ICD-10-CM code names (left, right, bilateral), from the package's titles."""
         return self.icd10cm_sides.get(dotted_icd10cm(code)) if system == self.icd10cm_system else None
+
+    def diagnosis_nerves(self, system: str, code: str) -> frozenset[str] | None:
+        """The nerves an ICD-10-CM diagnosis names (meralgia paresthetica: the LFCN); None: any nerve of its group."""
+        return self.icd10cm_nerves.get(dotted_icd10cm(code)) if system == self.icd10cm_system else None
+
+    def diagnosis_title(self, system: str, code: str) -> str | None:
+        """The ICD-10-CM title of an indication code, from the package (None outside the indication groups)."""
+        return self.icd10cm_titles.get(dotted_icd10cm(code)) if system == self.icd10cm_system else None
+
+    def billable_diagnosis(self, system: str, code: str) -> bool:
+        """An ICD-10-CM code of an indication group that is complete (a leaf), so a claim line can carry it."""
+        return system == self.icd10cm_system and dotted_icd10cm(code) in self.icd10cm_billable
+
+    def family_history(self, system: str, code: str) -> bool:
+        return system == self.icd10cm_system and dotted_icd10cm(code) in self.family_history_icd10cm
 
     def side_for_snomed(self, code: str) -> str | None:
         return next((s.side for s in self.sides.values() if s.snomed == code), None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -83,25 +84,58 @@ def _title_side(title: str) -> str | None:
     return sides[0] if len(sides) == 1 else None
 
 
-def _icd10cm_groups(
-    groups: tuple[IndicationGroup, ...], path: Path
-) -> tuple[dict[str, IndicationGroup], dict[str, str]]:
-    """Every code a group lists and all its descendants (the package's ICD-10-CM tables) → the first group; and
-    the side each such code's title names (the package's titles, so no side is typed in by hand)."""
+@dataclass(frozen=True)
+class _Icd10cmIndex:
+    groups: dict[str, IndicationGroup]
+    sides: dict[str, str]
+    nerves: dict[str, frozenset[str]]
+    titles: dict[str, str]
+    billable: frozenset[str]
+    family_history: frozenset[str]
+
+
+def _icd10cm_index(indications: IndicationsFile, path: Path) -> _Icd10cmIndex:
+    """Every code a group lists and all its descendants (the package's ICD-10-CM tables) → its group, the most
+    specific listing winning (G57.6 in one group over G57 in another); the side each title names; the nerves a
+    code names (nerveSpecific); titles and billable (leaf) codes; the family-history codes. All from the
+    package, so no title, side or code is typed in by hand."""
     import simple_icd_10_cm as icd  # here, not at the top: its tables cost seconds and ~170 MB, only for loading
 
-    covered: dict[str, IndicationGroup] = {}
-    sides: dict[str, str] = {}
-    for index, group in enumerate(groups):
+    def expanded(code: str, where: str) -> list[str]:
+        if not icd.is_valid_item(code):
+            raise KnowledgeError(f"{path}: {where}: {code} is not an ICD-10-CM code")
+        return [code, *icd.get_descendants(code)]
+
+    listed: dict[str, tuple[int, IndicationGroup]] = {}  # dotted code -> (length of the listing, group)
+    for index, group in enumerate(indications.groups):
         for code in group.icd10cm:
-            if not icd.is_valid_item(code):
-                raise KnowledgeError(f"{path}: groups[{index}].icd10cm: {code} is not an ICD-10-CM code")
-            for each in (code, *icd.get_descendants(code)):
+            for each in expanded(code, f"groups[{index}].icd10cm"):
                 dotted = dotted_icd10cm(each)
-                covered.setdefault(dotted, group)
-                if (side := _title_side(icd.get_description(each))) is not None:
-                    sides[dotted] = side
-    return covered, sides
+                earlier = listed.get(dotted)
+                if earlier is not None and earlier[0] == len(code) and earlier[1].id != group.id:
+                    raise KnowledgeError(f"{path}: groups[{index}].icd10cm: {code} is also in {earlier[1].id}")
+                if earlier is None or len(code) > earlier[0]:
+                    listed[dotted] = (len(code), group)
+    nerves: dict[str, frozenset[str]] = {}
+    for index, fit in enumerate(indications.nerve_specific):
+        for code in fit.icd10cm:
+            for each in expanded(code, f"nerveSpecific[{index}].icd10cm"):
+                if dotted_icd10cm(each) not in listed:
+                    raise KnowledgeError(f"{path}: nerveSpecific[{index}].icd10cm: {each} is in no group")
+                nerves[dotted_icd10cm(each)] = nerves.get(dotted_icd10cm(each), frozenset()) | set(fit.nerves)
+    family = indications.family_history
+    titles = {dotted_icd10cm(c): icd.get_description(c) for c in listed}
+    sides = {code: side for code, title in titles.items() if (side := _title_side(title)) is not None}
+    return _Icd10cmIndex(
+        groups={code: group for code, (_, group) in listed.items()},
+        sides=sides,
+        nerves=nerves,
+        titles=titles,
+        billable=frozenset(code for code in listed if icd.is_leaf(code)),
+        family_history=frozenset(
+            dotted_icd10cm(each) for code in family.icd10cm for each in expanded(code, "familyHistory.icd10cm")
+        ),
+    )
 
 
 def _index(files: dict[str, Any], directory: Path) -> Knowledge:
@@ -117,7 +151,7 @@ def _index(files: dict[str, Any], directory: Path) -> Knowledge:
     text: TextFile = files["text"]
     laterality: LateralityFile = files["laterality"]
     modifiers: ModifiersFile = files["modifiers"]
-    icd10cm_groups, icd10cm_sides = _icd10cm_groups(indications.groups, directory / "indications.json")
+    icd10cm = _icd10cm_index(indications, directory / "indications.json")
     return Knowledge(
         version=ruleset.version,
         topic_system=ruleset.topic_system,
@@ -153,8 +187,13 @@ def _index(files: dict[str, Any], directory: Path) -> Knowledge:
         chemo_nerve_regions=chemo.nerve_regions,
         icd10cm_system=indications.system,
         indication_groups=indications.groups,
-        icd10cm_groups=icd10cm_groups,
-        icd10cm_sides=icd10cm_sides,
+        icd10cm_groups=icd10cm.groups,
+        icd10cm_sides=icd10cm.sides,
+        icd10cm_nerves=icd10cm.nerves,
+        icd10cm_titles=icd10cm.titles,
+        icd10cm_billable=icd10cm.billable,
+        family_history_icd10cm=icd10cm.family_history,
+        family_history_words=indications.family_history.words,
         conservative_medications={m.klass: m.words for m in conservative.medications},
         conservative_procedures={p.kind: p.words for p in conservative.procedures},
         conservative_phrases=conservative.phrases.words,
@@ -205,6 +244,10 @@ def _check_references(kb: Knowledge, directory: Path) -> None:
     for use in ("right", "left", "bilateral", "distinct", "separate-evaluation"):
         if use not in uses:
             problems.append(f"modifiers.json: no modifier for use {use}")
+    problems += [
+        f"indications.json: nerveSpecific names nerve {nerve}, not in nerves.json"
+        for nerve in sorted({n for fit in kb.icd10cm_nerves.values() for n in fit} - set(kb.nerves))
+    ]
     if "line-suggestion" not in kb.rules:
         problems.append("ruleset.json: rule line-suggestion is missing")
     for label, entries in (

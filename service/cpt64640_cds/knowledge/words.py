@@ -21,6 +21,7 @@ from .fields import (
     Text,
     WordList,
     Words,
+    unique,
     valid_regex,
 )
 
@@ -85,12 +86,14 @@ class AgentsFile(Entry):
 
 # indications.json
 
+IcdCode = Annotated[str, Field(pattern=r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")]  # a code or a category
+
 
 class IndicationGroup(Entry):
     id: Annotated[str, Field(pattern=r"^[a-z]+(-[a-z]+)*$")]
     name: Annotated[str, Field(min_length=3)]
     icd10cm: Annotated[
-        tuple[Annotated[str, Field(pattern=r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")], ...],
+        tuple[IcdCode, ...],
         Field(min_length=1, alias="icd10cm", description="ICD-10-CM codes or categories; each covers its descendants."),
     ]
     snomed: frozenset[SnomedId] = frozenset()
@@ -99,9 +102,32 @@ class IndicationGroup(Entry):
     source: Sources
 
 
+class NerveFit(Entry):
+    """Diagnoses that name a nerve: they support a line only for these nerves (a diagnosis not listed here
+    supports any nerve of its indication group)."""
+
+    icd10cm: Annotated[
+        tuple[IcdCode, ...],
+        Field(min_length=1, alias="icd10cm", description="ICD-10-CM codes or categories; each covers its descendants."),
+        AfterValidator(unique),
+    ]
+    nerves: Annotated[tuple[Id, ...], Field(min_length=1, description="nerves.json ids"), AfterValidator(unique)]
+    source: Sources
+
+
+class FamilyHistory(Entry):
+    """What makes a diagnosis the family's, not the patient's: never an indication."""
+
+    icd10cm: Annotated[tuple[IcdCode, ...], Field(min_length=1, alias="icd10cm"), AfterValidator(unique)]
+    words: Words
+    source: Sources
+
+
 class IndicationsFile(Entry):
     system: Literal["http://hl7.org/fhir/sid/icd-10-cm"]
     groups: Annotated[tuple[IndicationGroup, ...], Field(min_length=1)]
+    nerve_specific: Annotated[tuple[NerveFit, ...], Field(min_length=1)]
+    family_history: FamilyHistory
 
 
 # conservative.json

@@ -7,12 +7,15 @@ suggestion recodes the order.
 from __future__ import annotations
 
 from ..coding.lines import Line
-from ..facts.model import Facts
+from ..facts.indications import billable, diagnosis_code
+from ..facts.model import Coding, Facts, Indication, NerveEpisode
+from ..knowledge.base import Knowledge
 from .common import fit, merge_evidence, recode, unit_limit_note
 from .findings import Finding, Option
 from .inputs import RuleInputs
 
 RULE_ID = "line-suggestion"
+TITLE_LIMIT = 60  # characters of a diagnosis title in the table
 
 
 def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
@@ -54,7 +57,7 @@ def _detail(lines: list[Line], inputs: RuleInputs, recoding: bool, limit_note: s
     other_nerve = kb.fallbacks.other_nerve
     rows = "\n".join(
         f"| {line.label} | {line.nerve_name} | {line.side or 'unsided'} | {line.units} | {line.date.isoformat()} "
-        f"| {', '.join(line.services)} |"
+        f"| {'; '.join(_named(i, kb) for i in line.reasons) or 'none'} | {', '.join(line.services)} |"
         for line in lines
     )
     unknown = sorted({line.nerve_name for line in lines if line.nerve_id is None})
@@ -63,8 +66,9 @@ def _detail(lines: list[Line], inputs: RuleInputs, recoding: bool, limit_note: s
     parts = [
         f"{kb.codes[other_nerve].descriptor} One line per distinct nerve and side, one unit each, however many "
         "injections the nerve received.",
-        "| Line | Nerve | Side | Units | Date | For |\n|---|---|---|---|---|---|\n" + rows,
+        "| Line | Nerve | Side | Units | Date | Diagnoses | For |\n|---|---|---|---|---|---|---|\n" + rows,
     ]
+    parts += [_unlinked(line, [c.episode for c in inputs.coded.episodes], kb) for line in lines if not line.reasons]
     if legend:
         parts.append(f"Modifiers: {legend}.")
     if unknown:
@@ -77,3 +81,52 @@ def _detail(lines: list[Line], inputs: RuleInputs, recoding: bool, limit_note: s
     if limit_note:
         parts.append(limit_note)
     return "\n\n".join(parts)
+
+
+def _title(coding: Coding, kb: Knowledge) -> str:
+    """A short title: the record's display, else the ICD-10-CM title (never one typed here)."""
+    title = (coding.display or kb.diagnosis_title(coding.system, coding.code) or "").replace("|", "/")  # a table cell
+    return title if len(title) <= TITLE_LIMIT else title[: TITLE_LIMIT - 1].rstrip(" ,;") + "…"
+
+
+def _named(indication: Indication, kb: Knowledge) -> str:
+    return ", ".join(f"{c.code} {_title(c, kb)}".strip() for c in indication.codings)
+
+
+def _unlinked(line: Line, episodes: list[NerveEpisode], kb: Knowledge) -> str:
+    """Why a line carries no diagnosis, and which of its order's reasons stay on the order as context."""
+    own = [
+        e
+        for e in episodes
+        if e.source in line.services
+        and (e.nerve.id if e.nerve else None) == line.nerve_id
+        and (line.side in (None, "bilateral") or e.side == line.side)
+    ]
+    text = f"No billable ICD-10-CM diagnosis is linked to {line.label} ({line.site})."
+    categories = {c.code for e in own for i in e.indications if (c := diagnosis_code(i, kb)) and not billable(i, kb)}
+    if categories:
+        text += f" {', '.join(sorted(categories))} is a category: code the diagnosis completely."
+    reasons = list(dict.fromkeys(r for e in own for r in e.reasons))
+    context = [r for r in reasons if not any(c.system == kb.icd10cm_system for c in r.codings)]
+    if context:
+        said = "; ".join(_context(r, kb) for r in context)
+        text += f" Without an ICD-10-CM code, the reason stays on the order as context: {said}."
+    unrelated = [
+        f"{c.code} {_title(c, kb)}".strip()
+        for r in reasons
+        if (c := diagnosis_code(r, kb)) and not any(r in e.indications for e in own)
+    ]
+    if unrelated:
+        text += f" Not for this nerve or side: {'; '.join(dict.fromkeys(unrelated))}."
+    return text
+
+
+def _context(indication: Indication, kb: Knowledge) -> str:
+    """A reason as written: its codes (SNOMED CT named) and its words."""
+    codes = ", ".join(
+        f"{'SNOMED CT ' if c.system == kb.snomed_system else ''}{c.code} {c.display or ''}".strip()
+        for c in indication.codings
+    )
+    if codes and indication.text:
+        return f'{codes}, "{indication.text}"'
+    return codes or f'"{indication.text or ""}"'

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cpt64640_cds.cards.context import CardContext
 from cpt64640_cds.cards.render import render
+from cpt64640_cds.facts.model import Coding, Indication
 from cpt64640_cds.rules.catalogue import run_all
 from cpt64640_cds.tools.cards import proposed_lines, response_problems, topics
 
@@ -57,3 +58,23 @@ def test_missing_elements_are_listed_in_the_explanation_and_the_detail():
     assert missing == ["the specific nerve(s) injected, with side", "the neurolytic agent"]
     assert all(label in card["detail"] for label in missing)
     assert "suggestions" not in card
+
+
+def test_a_charge_item_reason_carries_only_icd_10_cm_codings_with_their_titles():
+    both = Indication(
+        (Coding(KB.snomed_system, "test-meralgia", "Meralgia paresthetica"), Coding(KB.icd10cm_system, "G57.12")),
+        "Left meralgia paresthetica",
+        group="neuropathic-pain",
+    )
+    [card] = _cards(facts(episode(indications=(both,))))
+    item = card["suggestions"][0]["actions"][0]["resource"]
+    assert item["reason"] == [
+        {
+            "coding": [
+                {"system": KB.icd10cm_system, "code": "G57.12", "display": "Meralgia paresthetica, left lower limb"}
+            ],
+            "text": "Left meralgia paresthetica",
+        }
+    ]
+    [card] = _cards(facts(episode(indications=(Indication((), "meralgia", group="neuropathic-pain", by_text=True),))))
+    assert "reason" not in card["suggestions"][0]["actions"][0]["resource"]
