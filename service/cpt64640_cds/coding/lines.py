@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 
-from ..facts.indications import billable
+from ..facts.indications import billable, fits
 from ..facts.model import Indication, NerveEpisode
 from ..knowledge.base import Knowledge
 from .choice import Choice
@@ -33,7 +33,7 @@ class Line:
     date: date
     encounter: str | None
     services: tuple[str, ...]  # ServiceRequest/Procedure references the line bills for
-    reasons: tuple[Indication, ...]  # billable ICD-10-CM diagnoses supporting this nerve and side (only those codings)
+    reasons: tuple[Indication, ...]  # the ICD-10-CM diagnoses the line rests on (see `diagnoses`)
     performed: bool  # True for a completed Procedure (billable), False for an order (planned)
 
     @property
@@ -68,10 +68,25 @@ def _unique(indications: Iterable[Indication]) -> tuple[Indication, ...]:
     return tuple(seen.values())
 
 
-def diagnoses(episodes: Iterable[NerveEpisode], kb: Knowledge) -> tuple[Indication, ...]:
-    """The billable ICD-10-CM diagnoses of the episodes, in order and once each: what supports each episode's
-    nerve and side, never a SNOMED-only, category-only or by-words diagnosis."""
-    return _unique(b for e in episodes for i in e.indications if (b := billable(i, kb)))
+def diagnoses(episodes: Iterable[NerveEpisode], code: str, kb: Knowledge) -> tuple[Indication, ...]:
+    """The ICD-10-CM diagnoses a line of `code` rests on, in order and once each.
+
+    A 64640 line carries the billable diagnoses that support each episode's nerve and side, never a SNOMED-only,
+    category-only or by-words one. The knowledge base holds no indications for other codes (a genicular line for
+    knee osteoarthritis), so their lines carry the source's own ICD-10-CM reasons, less those that name another
+    nerve or side; failing those, the supporting diagnoses as for 64640."""
+    episodes = list(episodes)
+    supported = _unique(b for e in episodes for i in e.indications if (b := billable(i, kb)))
+    if code == kb.fallbacks.other_nerve:
+        return supported
+    own = []
+    for episode in episodes:
+        for reason in episode.reasons:
+            codings = tuple(c for c in reason.codings if c.system == kb.icd10cm_system)
+            placed = reason.group is not None and not reason.by_text
+            if codings and (not placed or fits(reason, episode.nerve, episode.side, kb)):
+                own.append(Indication(codings, reason.text, reason.reference, reason.group))
+    return _unique(own) or supported
 
 
 def plan(
@@ -102,7 +117,7 @@ def plan(
             date=min(e.date or today for e in episodes),
             encounter=next((e.encounter for e in episodes if e.encounter), None),
             services=tuple(dict.fromkeys(e.source for e in episodes)),
-            reasons=diagnoses(episodes, kb),
+            reasons=diagnoses(episodes, code, kb),
             performed=any(e.stage == "performed" for e in episodes),
         )
         lines.append(base)
@@ -127,7 +142,7 @@ def chemodenervation_line(
         date=min(e.date or today for e in episodes),
         encounter=next((e.encounter for e in episodes if e.encounter), encounter),
         services=tuple(dict.fromkeys(e.source for e in episodes)),
-        reasons=diagnoses(episodes, kb),
+        reasons=diagnoses(episodes, choice.code, kb),
         performed=any(e.stage == "performed" for e in episodes),
     )
     return (line,)

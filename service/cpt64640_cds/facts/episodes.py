@@ -63,18 +63,21 @@ def _coded_agents(resource: Orderable, kb: Knowledge) -> Iterator[AgentMention]:
 
 
 def _radiofrequency(found: TextFindings) -> Treatment | None:
-    """Thermal or pulsed when the words or the temperature say one of them; "radiofrequency" (ask) otherwise.
+    """Thermal or pulsed when the record says which; "radiofrequency" (ask) when it does not.
 
-    Thermal lesioning named as such was done, even beside pulsed ("pulsed RF followed by conventional RF
-    ablation"), unless a bare pulsed setting contradicts it ("RF ablation, pulsed mode, 42 °C": ask).
+    The tip temperature decides first (42 °C is pulsed whatever the words). Then the words: thermal lesioning
+    named as such was done, even beside pulsed ("pulsed RF followed by conventional RF ablation"), unless a bare
+    pulsed setting contradicts it ("RF ablation, pulsed mode": ask).
     """
     named = found.modalities & {"thermal", "pulsed-rf", "radiofrequency"}
     if not named:
         return None
+    if len(found.rf_temperatures) == 1:
+        return "thermal" if "thermal" in found.rf_temperatures else "pulsed-rf"
     explicit = named - {"radiofrequency"}
-    if "thermal" in explicit and ("pulsed-rf" in explicit or "pulsed-rf" not in found.rf_kinds):
+    if "thermal" in explicit and ("pulsed-rf" in explicit or "pulsed-rf" not in found.rf_words):
         return "thermal"
-    kinds = explicit | found.rf_kinds
+    kinds = explicit | found.rf_words
     return "thermal" if kinds == {"thermal"} else "pulsed-rf" if kinds == {"pulsed-rf"} else "radiofrequency"
 
 
@@ -188,7 +191,6 @@ def episodes_of(resource: Orderable, stage: Stage, ctx: EpisodeContext) -> list[
         return []  # its words are context only
     reference = reference_to(resource)
     own = _own(resource, stage, reference, ctx)
-    own.found.modalities |= snomed_modalities
     own_treatment = _treatment(own.found, own.doses)
     claims = (
         any(family.claims_destruction for code in codes if (family := kb.family_of(code)))
@@ -212,13 +214,12 @@ def episodes_of(resource: Orderable, stage: Stage, ctx: EpisodeContext) -> list[
     for document in ctx.documents:
         if not directly_linked(document, references) and linked_by_context(document, encounter, when):
             around.add(document.reference, document.found)
-    # What was done comes from the closest documentation that says it; the code alone comes last.
-    treatment = (
-        own_treatment
-        or _treatment(direct.found, direct.doses)
-        or _treatment(around.found, around.doses)
-        or kb.treatment_of(frozenset(codes))
-    )
+    # What was done comes from the closest documentation that says it; the code alone comes last, and a
+    # procedure code that names the modality (SNOMED CT radiofrequency ablation) settles a bare "RF".
+    treatment = own_treatment or _treatment(direct.found, direct.doses) or _treatment(around.found, around.doses)
+    coded = next(iter(sorted(snomed_modalities)), None) or kb.treatment_of(frozenset(codes))
+    if treatment is None or (treatment == "radiofrequency" and coded in ("thermal", "pulsed-rf")):
+        treatment = coded or treatment
     tiers = (own, direct, around)
     guidance = frozenset().union(*(t.found.guidance for t in tiers))
     confirmation = frozenset().union(*(t.found.confirmation for t in tiers))

@@ -21,7 +21,7 @@ from .codes import (
     Rule,
     Side,
 )
-from .fields import EpisodeKind, Region, Treatment
+from .fields import EpisodeKind, ModalityKind, Region, Treatment
 from .words import Agent, DocumentationElement, IndicationGroup, Modality, Radiofrequency, Spine
 
 
@@ -49,7 +49,7 @@ class Knowledge:
     agents: Mapping[str, Agent]
     modalities: Mapping[str, Modality]
     neurolysis_words: tuple[str, ...]
-    procedure_snomed: Mapping[str, str]  # SNOMED CT procedure code -> modality
+    procedure_snomed: Mapping[str, ModalityKind]  # SNOMED CT procedure code -> modality
     radiofrequency: Radiofrequency
     volume_units: tuple[str, ...]
     concentration_units: tuple[str, ...]

@@ -18,7 +18,9 @@ class AgentMention:
 class TextFindings:
     agents: list[AgentMention] = field(default_factory=list)
     modalities: set[str] = field(default_factory=set)  # thermal | pulsed-rf | radiofrequency | cryo
-    rf_kinds: set[str] = field(default_factory=set)  # what the words and temperatures say: thermal | pulsed-rf
+    # In a text naming radiofrequency, what its words and its temperatures say it was: thermal | pulsed-rf
+    rf_words: set[str] = field(default_factory=set)
+    rf_temperatures: set[str] = field(default_factory=set)
     neurolysis: bool = False
     guidance: set[str] = field(default_factory=set)  # ultrasound | fluoroscopy | ct | mr | unspecified
     spinal_regions: set[str] = field(default_factory=set)
@@ -33,7 +35,8 @@ class TextFindings:
     def merge(self, other: TextFindings) -> None:
         self.agents.extend(other.agents)
         self.modalities |= other.modalities
-        self.rf_kinds |= other.rf_kinds
+        self.rf_words |= other.rf_words
+        self.rf_temperatures |= other.rf_temperatures
         self.neurolysis |= other.neurolysis
         self.guidance |= other.guidance
         self.spinal_regions |= other.spinal_regions

@@ -1,6 +1,7 @@
-"""What kind of radiofrequency a sentence describes: pulsed (not destructive) or thermal, from its words
-("pulsed", "continuous", "lesioning") and its tip temperature ("42 °C", "80 degrees"). The facts stage asks only
-when the sentence names radiofrequency without saying which."""
+"""What kind of radiofrequency a text describes: pulsed (not destructive) or thermal, from its words ("pulsed",
+"continuous", "lesioning") and its tip temperatures ("42 °C", "80 degrees"), read in every sentence of a text
+that names radiofrequency ("Radiofrequency of the L LFCN. Pulsed mode, 42 °C."). The facts stage decides:
+temperatures first, then words, and it asks when neither says."""
 
 from __future__ import annotations
 
@@ -23,9 +24,13 @@ class RadiofrequencyReader:
         self._pulsed_max = rf.pulsed_max_celsius
         self._thermal_min = rf.thermal_min_celsius
 
-    def kinds(self, normal: str) -> set[str]:
-        """thermal and/or pulsed-rf, as far as the words and temperatures of one normalised sentence say."""
-        found = {m.key for m in self._words.find(normal)}
+    def words(self, normal: str) -> set[str]:
+        """thermal and/or pulsed-rf, as the words of one normalised sentence say ("pulsed", "lesioning")."""
+        return {m.key for m in self._words.find(normal)}
+
+    def temperatures(self, normal: str) -> set[str]:
+        """thermal and/or pulsed-rf, as the tip temperatures written say (between the two: neither)."""
+        found = set()
         for match in self._temperature.finditer(normal):
             celsius = int(match.group(1))
             if celsius <= self._pulsed_max:

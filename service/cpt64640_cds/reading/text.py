@@ -118,6 +118,8 @@ def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
     found = TextFindings()
     lex = lexicon(kb)
     loose_volumes: list[float] = []  # volumes written in a sentence that names no agent ("3 mL injected")
+    rf_words: set[str] = set()
+    rf_temperatures: set[str] = set()
     for normal in sentences(text[:MAX_TEXT_CHARS], lex):
         named = lex.agents.find(normal)
         agents = _kept(normal, named, kb)
@@ -147,10 +149,9 @@ def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
                     field_name,
                 )
             )
-        modalities = {kb.modalities[m.key].modality for m in _kept(normal, lex.modalities.find(normal), kb)}
-        found.modalities |= modalities
-        if modalities & RADIOFREQUENCY:
-            found.rf_kinds |= radiofrequency_reader(kb).kinds(normal)
+        found.modalities |= {kb.modalities[m.key].modality for m in _kept(normal, lex.modalities.find(normal), kb)}
+        rf_words |= radiofrequency_reader(kb).words(normal)
+        rf_temperatures |= radiofrequency_reader(kb).temperatures(normal)
         found.neurolysis |= bool(_kept(normal, lex.neurolysis.find(normal), kb))
         found.guidance |= {m.key for m in _kept(normal, lex.guidance.find(normal), kb)}
         found.chemo_regions.extend(m.key for m in lex.chemo_targets.find(normal))
@@ -162,6 +163,8 @@ def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
         found.indications |= {m.key for m in _kept(normal, lex.indications.find(normal), kb)}
         lex.spine.read(normal, found)
     _attach_loose_volume(found, loose_volumes)
+    if found.modalities & RADIOFREQUENCY:  # "lesion" or "42 C" mean nothing in a text that names no radiofrequency
+        found.rf_words, found.rf_temperatures = rf_words, rf_temperatures
     facts = (found.agents, found.modalities, found.neurolysis, found.guidance, found.joints, found.levels)
     if any(facts) or found.confirmation or found.conservative or found.indications:
         found.fields.add(field_name)

@@ -93,7 +93,11 @@ RADIOFREQUENCY = [
     ("Thermal RF neurotomy", "thermal"),
     ("Cooled radiofrequency ablation", "thermal"),
     ("Pulsed RF followed by conventional RF ablation", "thermal"),
-    ("RF ablation, pulsed mode, 42 °C", "radiofrequency"),
+    ("RF ablation, pulsed mode, 42 °C", "pulsed-rf"),  # the temperature decides first
+    ("RF ablation, pulsed mode", "radiofrequency"),
+    ("Radiofrequency of L LFCN ... pulsed, 42 °C, 2 cycles of 120 s.", "pulsed-rf"),  # across sentences
+    ("R LFCN radiofrequency, US-guided.\nLesion: pulsed mode, 42 C, 2 x 120 s.", "pulsed-rf"),
+    ("Radiofrequency. Skin lesion noted at the entry site.", "radiofrequency"),
     ("Radiofrequency at 60 °C", "radiofrequency"),
     ("Radiofrequency, settings not recorded", "radiofrequency"),
 ]
