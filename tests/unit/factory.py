@@ -81,7 +81,7 @@ def episode(
     spinal_regions: Iterable[str] = (),
     joints: Iterable[tuple[str, str]] = (),
     levels: Iterable[str] = (),
-    chemo_regions: Iterable[str] = (),
+    chemo_sites: Iterable[tuple[str, str | None]] = (),
     claims_destruction: bool = True,
 ) -> NerveEpisode:
     """One nerve episode. `nerve` is a knowledge-base nerve id; for a nerve it does not know, pass nerve=None and
@@ -108,7 +108,7 @@ def episode(
         spinal_regions=frozenset(spinal_regions),
         joints=frozenset(joints),
         levels=frozenset(levels),
-        chemo_regions=tuple(chemo_regions),
+        chemo_sites=tuple(chemo_sites),
         confirmation=frozenset(confirmation),
         conservative=frozenset(conservative),
         reasons=indications if reasons is None else tuple(reasons),

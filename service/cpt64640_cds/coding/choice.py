@@ -9,16 +9,25 @@ codes (64640 itself, the other-nerve block, the unlisted code) are the knowledge
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
 from ..facts.model import NerveEpisode
 from ..knowledge.base import Knowledge
 from ..knowledge.codes import DestructionOption
+from .chemodenervation import Extremity, extremities, other_regions
 
 # "undetermined": what was done decides the code, and the record does not say it (radiofrequency, kind unstated).
 Category = Literal["line", "specific", "choose", "not-neurolytic", "undetermined"]
+
+
+@dataclass(frozen=True)
+class AddOn:
+    """An add-on code reported with the choice's code, on a line of its own."""
+
+    code: str
+    units: int
+    target: str | None = None  # chemodenervation: the extremities it covers (the line's body site)
 
 
 @dataclass(frozen=True)
@@ -26,8 +35,7 @@ class Choice:
     category: Category
     code: str | None  # the code to report (the first of `alternatives` for "choose"); None: no single code
     units: int
-    add_on: str | None = None
-    add_on_units: int = 0
+    add_ons: tuple[AddOn, ...] = ()  # further facet joints or vertebral bodies; further extremities (toxin)
     alternatives: tuple[str, ...] = ()
     target: str | None = None  # what a chemodenervation line names instead of a nerve
     family: str | None = None  # the code family named when no single code is proposed
@@ -53,15 +61,15 @@ def _levels(episode: NerveEpisode) -> set[str]:
 
 
 def _units(option: DestructionOption, episode: NerveEpisode) -> tuple[int, int]:
-    """(base units, add-on units) for one side."""
+    """(base units, add-on units) for one side, by the code's unit rule (codes.json unitRules)."""
     if option.unit == "joint":
-        return 1, _joint_count(episode) - 1 if option.add_on else 0
+        return 1, (_joint_count(episode) - 1 if option.add_on else 0)
     if option.unit == "vertebral-body":
         bodies = len(_levels(episode)) or option.base_units
-        return 1, max(0, bodies - option.base_units) if option.add_on else 0
-    if option.unit == "nerve" and (levels := _levels(episode)):
-        return len(levels), 0  # intercostal T7, T8, T9 (or T7-T9): one unit per nerve
-    return 1, 0
+        return 1, (max(0, bodies - option.base_units) if option.add_on else 0)
+    if option.unit == "level":
+        return max(1, len(_levels(episode))), 0  # intercostal T7, T8, T9 (or T7-T9): one unit per nerve
+    return 1, 0  # nerve-side, branch, knee, procedure: levels written near the nerve ("at L3-L4") add nothing
 
 
 def _fits(option: DestructionOption, episode: NerveEpisode, modality: str) -> bool:
@@ -128,8 +136,7 @@ def _destruction(episode: NerveEpisode, kb: Knowledge) -> Choice | None:
         category,
         option.code,
         base,
-        add_on=option.add_on if extra else None,
-        add_on_units=extra,
+        add_ons=(AddOn(option.add_on, extra),) if option.add_on and extra else (),
         reason=reason,
         confirmed=option.confirmed and kb.codes[option.code].confirmed,
         source=option.source,
@@ -137,12 +144,12 @@ def _destruction(episode: NerveEpisode, kb: Knowledge) -> Choice | None:
 
 
 def _chemodenervation(episode: NerveEpisode, kb: Knowledge) -> Choice:
-    counts = Counter(episode.chemo_regions)
-    region = counts.most_common(1)[0][0] if counts else None
-    if region is None and episode.nerve is not None:
+    found = extremities(episode, kb)
+    if not found and episode.nerve is not None:
         region = kb.chemo_nerve_regions.get(episode.nerve.region)
-    target = next((t for t in kb.chemo_targets if t.region == region), None)
-    if target is None:
+        target = next((t for t in kb.chemo_targets if t.region == region), None)
+        found = [Extremity(target, None, ())] if target else []
+    if not found:
         codes = kb.fallbacks.chemodenervation
         return Choice(
             "not-neurolytic",
@@ -153,16 +160,27 @@ def _chemodenervation(episode: NerveEpisode, kb: Knowledge) -> Choice:
             reason="botulinum toxin into muscle is chemodenervation, coded by the muscles injected",
             source=kb.fallbacks.source,
         )
-    many = target.codes.many is not None and target.many_from is not None and counts[target.region] >= target.many_from
-    code = target.codes.many if many and target.codes.many else target.codes.few
+    first, *others = found
+    added: dict[str, list[Extremity]] = {}
+    for other in others:
+        if other.added_code is not None:
+            added.setdefault(other.added_code, []).append(other)
+    add_ons = tuple(AddOn(code, len(each), "; ".join(e.describe() for e in each)) for code, each in added.items())
+    reason = "botulinum toxin is chemodenervation, not nerve destruction"
+    if any(e.muscles for e in found):
+        reason += ", counted by distinct muscles per extremity: " + "; ".join(e.counted() for e in found)
+    if apart := other_regions(episode, kb, found):
+        reason += f" (muscles of the {' and '.join(apart)} are coded apart)"
+    codes = (first.code, *(a.code for a in add_ons))
     return Choice(
         "not-neurolytic",
-        code,
+        first.code,
         1,
-        target=target.label,
-        reason="botulinum toxin is chemodenervation, not nerve destruction",
-        confirmed=kb.codes[code].confirmed,
-        source=kb.codes[code].source,
+        add_ons=add_ons,
+        target=first.describe(),
+        reason=reason,
+        confirmed=all(kb.codes[code].confirmed for code in codes),
+        source=tuple(dict.fromkeys(s for code in codes for s in kb.codes[code].source)),
     )
 
 

@@ -106,7 +106,7 @@ def plan(
     lines = []
     for (code, _, side, _), members in groups.items():
         episodes = [e for e, _ in members]
-        first, choice = members[0]
+        first = members[0][0]
         base = Line(
             code=code,
             modifiers=(),
@@ -121,16 +121,19 @@ def plan(
             performed=any(e.stage == "performed" for e in episodes),
         )
         lines.append(base)
-        add_on_units = max(c.add_on_units for _, c in members)
-        if choice.add_on and add_on_units:
-            lines.append(replace(base, code=choice.add_on, units=add_on_units))
+        add_on_units: dict[str, int] = {}
+        for _, each in members:
+            for add_on in each.add_ons:
+                add_on_units[add_on.code] = max(add_on_units.get(add_on.code, 0), add_on.units)
+        lines += [replace(base, code=code, units=units) for code, units in add_on_units.items()]
     return apply(lines, policy)
 
 
 def chemodenervation_line(
     choice: Choice, episodes: list[NerveEpisode], kb: Knowledge, today: date, encounter: str | None
 ) -> tuple[Line, ...]:
-    """Chemodenervation is coded per extremity or area, without laterality: one line naming the target."""
+    """Chemodenervation is coded per extremity or area, without laterality: one line naming the target, and a
+    line for each add-on (further extremities) naming the extremities it covers."""
     assert choice.code is not None
     line = Line(
         code=choice.code,
@@ -145,7 +148,10 @@ def chemodenervation_line(
         reasons=diagnoses(episodes, choice.code, kb),
         performed=any(e.stage == "performed" for e in episodes),
     )
-    return (line,)
+    add_ons = [
+        replace(line, code=a.code, units=a.units, nerve_name=a.target or line.nerve_name) for a in choice.add_ons
+    ]
+    return (line, *add_ons)
 
 
 def _bilateral(lines: list[Line]) -> list[Line]:

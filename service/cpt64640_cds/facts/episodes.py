@@ -257,7 +257,7 @@ def episodes_of(resource: Orderable, stage: Stage, ctx: EpisodeContext) -> list[
                     spinal_regions=frozenset(own.found.spinal_regions),
                     joints=frozenset(own.found.joints),
                     levels=frozenset(own.found.levels),
-                    chemo_regions=tuple(own.found.chemo_regions),
+                    chemo_sites=tuple(own.found.chemo_sites),
                     confirmation=confirmation,
                     conservative=conservative,
                     reasons=reasons,

@@ -99,7 +99,7 @@ class NerveEpisode:
     spinal_regions: frozenset[str]
     joints: frozenset[tuple[str, str]]  # facet joints as adjacent levels
     levels: frozenset[str]  # single spinal levels named
-    chemo_regions: tuple[str, ...]  # botulinum toxin targets named
+    chemo_sites: tuple[tuple[str, str | None], ...]  # botulinum toxin sites: (muscle, region or side heading, side)
     confirmation: frozenset[str]  # how needle placement was confirmed: stimulation | test-dose | contrast | confirmed
     conservative: frozenset[str]  # conservative care named in the episode's own words and notes
     reasons: tuple[Indication, ...]  # as written on the source (SNOMED-only and unrelated ones stay as context)

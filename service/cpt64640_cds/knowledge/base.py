@@ -16,7 +16,9 @@ from .codes import (
     CodeRange,
     Fallbacks,
     GuidanceModality,
+    Limb,
     Modifier,
+    Muscle,
     Nerve,
     Rule,
     Side,
@@ -58,6 +60,8 @@ class Knowledge:
     unspecified_guidance_words: tuple[str, ...]
     guidance_order_words: tuple[str, ...]
     chemo_targets: tuple[ChemoTarget, ...]
+    chemo_muscles: Mapping[str, Muscle]
+    chemo_limbs: tuple[Limb, ...]
     chemo_nerve_regions: Mapping[Region, str]
     icd10cm_system: str
     indication_groups: tuple[IndicationGroup, ...]

@@ -3,9 +3,9 @@ destroyed, modifiers and sides, image guidance, chemodenervation targets."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from .fields import (
     Cpt,
@@ -141,13 +141,33 @@ class Code(Entry):
     source: Sources
 
 
+# How a destruction code counts units of service; coding/choice.py `_units` says what each one does.
+Unit = Literal["nerve-side", "level", "branch", "knee", "joint", "vertebral-body", "procedure"]
+
+
+class UnitRule(Entry):
+    """What one unit of a destruction code is, and where that comes from."""
+
+    unit: Unit
+    meaning: Annotated[str, Field(min_length=10)]
+    source: Sources
+
+
 class CodesFile(Entry):
     system: Literal["http://www.ama-assn.org/go/cpt"]
     system_aliases: SystemAliases
     families: Annotated[tuple[CodeFamily, ...], Field(min_length=1, description="First match wins (treatment).")]
     services: Services
     fallbacks: Fallbacks
+    unit_rules: Annotated[tuple[UnitRule, ...], Field(description="One per unit a destruction option may name.")]
     codes: Annotated[tuple[Code, ...], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _every_unit_has_one_rule(self) -> CodesFile:
+        units = [rule.unit for rule in self.unit_rules]
+        if sorted(units) != sorted(get_args(Unit)):
+            raise ValueError(f"unitRules must state each of {', '.join(get_args(Unit))} once")
+        return self
 
 
 # nerves.json
@@ -166,7 +186,7 @@ class DestructionOption(Entry):
     """One way to code destroying a nerve; the first option whose conditions hold is the code."""
 
     code: Cpt
-    unit: Literal["nerve", "branch", "knee", "joint", "vertebral-body", "procedure"]
+    unit: Unit = Field(description="How the code counts units (codes.json unitRules); one code, one unit.")
     modalities: Annotated[frozenset[Destructive], Field(min_length=1)]
     add_on: Cpt | None = None
     base_units: Annotated[int, Field(ge=1, description="Units the base code covers before the add-on.")] = 1
@@ -261,18 +281,51 @@ class GuidanceFile(Entry):
 class ChemoCodes(Entry):
     few: Cpt
     many: Cpt | None = None
+    each_added_few: Cpt | None = Field(None, description="Add-on: each further extremity with fewer muscles.")
+    each_added_many: Cpt | None = Field(None, description="Add-on: each further extremity with manyFrom or more.")
 
 
 class ChemoTarget(Entry):
-    region: Text
-    label: Annotated[str, Field(min_length=3, description="What a line's body site says.")]
+    """A body region chemodenervation codes by; with add-on codes, one per extremity (a limb on one side)."""
+
+    region: Id
+    name: Annotated[str, Field(min_length=3, description="The region in words: upper extremity, trunk.")]
+    label: Annotated[str, Field(min_length=3, description="What a line's body site says when no muscle is named.")]
     codes: ChemoCodes
     many_from: Annotated[int, Field(ge=2)] | None = None
+    words: Words = Field(description="Words that name the region itself, not one of its muscles.")
+    source: Sources
+
+    @property
+    def per_extremity(self) -> bool:
+        return self.codes.each_added_few is not None
+
+
+class Muscle(Entry):
+    """A muscle toxin is injected into, counted once per extremity however many sites or heads are written."""
+
+    id: Id
+    name: Text
+    region: Id = Field(description="The target region (targets[].region) whose codes count it.")
+    words: Words = Field(description="Names and abbreviations clinicians write, the name included.")
+    members: tuple[Id, ...] = Field(
+        (), description="A group word (hamstrings): one muscle, and none when one of its members is also named."
+    )
+    source: Sources
+
+
+class Limb(Entry):
+    """Words that name a limb and its side at once (RUE, LLE)."""
+
+    region: Id
+    side: Literal["left", "right", "bilateral"]
     words: Words
     source: Sources
 
 
 class ChemodenervationFile(Entry):
     targets: Annotated[tuple[ChemoTarget, ...], Field(min_length=1)]
+    muscles: Annotated[tuple[Muscle, ...], Field(min_length=1)]
+    limbs: tuple[Limb, ...]
     nerve_regions: dict[Region, Text] = Field(description="Target region of a nerve's body region.")
     source: Sources

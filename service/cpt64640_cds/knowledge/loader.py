@@ -184,6 +184,8 @@ def _index(files: dict[str, Any], directory: Path) -> Knowledge:
         unspecified_guidance_words=guidance.unspecified.words,
         guidance_order_words=guidance.guidance_order_words.words,
         chemo_targets=chemo.targets,
+        chemo_muscles={m.id: m for m in chemo.muscles},
+        chemo_limbs=chemo.limbs,
         chemo_nerve_regions=chemo.nerve_regions,
         icd10cm_system=indications.system,
         indication_groups=indications.groups,
@@ -233,7 +235,17 @@ def _check_references(kb: Knowledge, directory: Path) -> None:
         cited.append((modality.code, f"agents.json: modality {modality.id}"))
     cited += [(code, f"guidance.json: {g.id}") for g in kb.guidance.values() for code in g.codes]
     for target in kb.chemo_targets:
-        cited += [(code, f"chemodenervation.json: {target.region}") for code in (target.codes.few, target.codes.many)]
+        codes = target.codes
+        chemo_codes = (codes.few, codes.many, codes.each_added_few, codes.each_added_many)
+        cited += [(code, f"chemodenervation.json: {target.region}") for code in chemo_codes]
+    problems += _chemo_problems(kb)
+    units: dict[str, str] = {}
+    for nerve in kb.nerves.values():
+        for option in nerve.destruction:
+            if units.setdefault(option.code, option.unit) != option.unit:
+                problems.append(
+                    f"nerves.json: nerve {nerve.id}: {option.code} counts by {units[option.code]} elsewhere"
+                )
     problems += [f"{where}: code {code} is not in codes.json" for code, where in cited if code and code not in kb.codes]
     problems += [
         f"codes.json: {c.code} family {c.family} is not in families"
@@ -261,6 +273,36 @@ def _check_references(kb: Knowledge, directory: Path) -> None:
                 problems.append(f"{label}: phrase {phrase!r} names both {other} and {owner}")
     if problems:
         raise KnowledgeError(f"{directory}: " + "; ".join(problems))
+
+
+def _chemo_problems(kb: Knowledge) -> list[str]:
+    """Muscles and limbs name a target region, groups name muscles of their own region, and no word or id is
+    claimed twice (a muscle id is never a region id: the reader records either)."""
+    regions = {t.region for t in kb.chemo_targets}
+    problems = [
+        f"chemodenervation.json: muscle {m.id} is also a region" for m in kb.chemo_muscles.values() if m.id in regions
+    ]
+    for entry, region in [(f"muscle {m.id}", m.region) for m in kb.chemo_muscles.values()] + [
+        (f"limb {' '.join(limb.words[:1])}", limb.region) for limb in kb.chemo_limbs
+    ]:
+        if region not in regions:
+            problems.append(f"chemodenervation.json: {entry}: region {region} is not a target")
+    for muscle in kb.chemo_muscles.values():
+        for member in muscle.members:
+            other = kb.chemo_muscles.get(member)
+            if other is None or other.region != muscle.region or other.members:
+                problems.append(
+                    f"chemodenervation.json: muscle {muscle.id}: member {member} is not a muscle of its region"
+                )
+    owners: dict[str, str] = {}
+    words = [(w, t.region) for t in kb.chemo_targets for w in t.words]
+    words += [(w, m.id) for m in kb.chemo_muscles.values() for w in m.words]
+    words += [(w, f"{limb.side}-{limb.region}") for limb in kb.chemo_limbs for w in limb.words]
+    for word, owner in words:
+        first = owners.setdefault(word.lower(), owner)
+        if first != owner:
+            problems.append(f"chemodenervation.json: {word!r} names both {first} and {owner}")
+    return problems
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:

@@ -26,7 +26,8 @@ class TextFindings:
     spinal_regions: set[str] = field(default_factory=set)
     joints: set[tuple[str, str]] = field(default_factory=set)  # adjacent level pairs: ("l4", "l5")
     levels: set[str] = field(default_factory=set)  # single levels: "t7", "l4"
-    chemo_regions: list[str] = field(default_factory=list)  # botulinum toxin targets, one per muscle/site named
+    # botulinum toxin sites in text order: (muscle id | region id | reading.muscles.SIDE_HEADING, side or None)
+    chemo_sites: list[tuple[str, str | None]] = field(default_factory=list)
     confirmation: set[str] = field(default_factory=set)  # stimulation | test-dose | contrast | confirmed
     conservative: set[str] = field(default_factory=set)  # medication:<class> | procedure:<kind> | phrase | relief
     indications: set[str] = field(default_factory=set)  # indication group ids named in words
@@ -42,7 +43,7 @@ class TextFindings:
         self.spinal_regions |= other.spinal_regions
         self.joints |= other.joints
         self.levels |= other.levels
-        self.chemo_regions.extend(other.chemo_regions)
+        self.chemo_sites.extend(other.chemo_sites)
         self.confirmation |= other.confirmation
         self.conservative |= other.conservative
         self.indications |= other.indications

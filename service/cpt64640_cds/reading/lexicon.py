@@ -24,6 +24,11 @@ def _words(stems: tuple[str, ...], words: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b")
 
 
+def limb_key(region: str, side: str) -> str:
+    """The chemodenervation-site key of a word that names a limb and its side at once ("rue")."""
+    return f"limb/{side}/{region}"
+
+
 class Lexicon:
     def __init__(self, kb: Knowledge):
         self.kb = kb
@@ -87,8 +92,13 @@ class Lexicon:
         return PhraseIndex((word, "guidance") for word in self.kb.guidance_order_words)
 
     @cached_property
-    def chemo_targets(self) -> PhraseIndex:
-        return PhraseIndex((word, t.region) for t in self.kb.chemo_targets for word in t.words)
+    def chemo_sites(self) -> PhraseIndex:
+        """Muscles (key: muscle id), regions (region id) and limbs with their side (limb_key)."""
+        kb = self.kb
+        phrases = [(word, m.id) for m in kb.chemo_muscles.values() for word in m.words]
+        phrases += [(word, t.region) for t in kb.chemo_targets for word in t.words]
+        phrases += [(word, limb_key(limb.region, limb.side)) for limb in kb.chemo_limbs for word in limb.words]
+        return PhraseIndex(phrases)
 
     @cached_property
     def indications(self) -> PhraseIndex:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from ..knowledge.base import Knowledge
 from .findings import AgentMention, TextFindings
 from .lexicon import Lexicon, lexicon
+from .muscles import chemo_sites
 from .phrases import Match, normalize
 from .radiofrequency import radiofrequency_reader
 
@@ -154,7 +155,7 @@ def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
         rf_temperatures |= radiofrequency_reader(kb).temperatures(normal)
         found.neurolysis |= bool(_kept(normal, lex.neurolysis.find(normal), kb))
         found.guidance |= {m.key for m in _kept(normal, lex.guidance.find(normal), kb)}
-        found.chemo_regions.extend(m.key for m in lex.chemo_targets.find(normal))
+        found.chemo_sites.extend((m.key, side) for m, side in chemo_sites(normal, lex) if not discounted(normal, m, kb))
         found.confirmation |= {m.key for m in _kept(normal, confirmations, kb)}
         # Conservative care is often written as a negative ("no relief with gabapentin"): no negation filter.
         found.conservative |= {m.key for m in lex.conservative.find(normal)}
