@@ -10,7 +10,10 @@ None. Counting distinct muscles per extremity is the coding stage's job.
 from __future__ import annotations
 
 import re
+from functools import cache
 
+from ..knowledge.base import Knowledge
+from ..knowledge.codes import Limb
 from .lexicon import Lexicon, limb_key
 from .phrases import Match
 
@@ -18,11 +21,27 @@ SIDE_HEADING = "side"  # key of a sentence that is only a side: it sets the side
 _SLASH = re.compile(r"(?<=[a-z]{2})/(?=[a-z]{2})")  # "FDS/FDP" is two muscles; "b/l" stays a side word
 _GAP = re.compile(r"[\s|]*")  # what may stand between a site and the side written right after it: "fcr | r"
 _HEADING_REST = frozenset({"side", "sided", "|"})
+_HEADING_CHARS = 30
 
 
 def spaced(normal: str) -> str:
     """The sentence with a slash between two words made a space (same length: positions stay valid)."""
     return _SLASH.sub(" ", normal)
+
+
+def _heading(text: str, lex: Lexicon) -> list[tuple[Match, str | None]]:
+    """A sentence that is only a side ("Left:", "Right side") is a heading over the sites that follow."""
+    if len(text) > _HEADING_CHARS:
+        return []
+    sides = lex.sides.find(text)
+    if len(sides) == 1 and set((text[: sides[0].start] + text[sides[0].end :]).split()) <= _HEADING_REST:
+        return [(Match(SIDE_HEADING, sides[0].start, sides[0].end), sides[0].key)]
+    return []
+
+
+@cache
+def _limbs(kb: Knowledge) -> dict[str, Limb]:
+    return {limb_key(limb.region, limb.side): limb for limb in kb.chemo_limbs}
 
 
 def _adjacent(text: str, end: int, start: int) -> bool:
@@ -34,12 +53,10 @@ def chemo_sites(normal: str, lex: Lexicon) -> list[tuple[Match, str | None]]:
     A site's key is a muscle id, a region id, or `SIDE_HEADING`."""
     text = spaced(normal)
     sites = lex.chemo_sites.find(text)
-    sides = lex.sides.find(text)
     if not sites:
-        if len(sides) == 1 and set((text[: sides[0].start] + text[sides[0].end :]).split()) <= _HEADING_REST:
-            return [(Match(SIDE_HEADING, sides[0].start, sides[0].end), sides[0].key)]
-        return []
-    limbs = {limb_key(limb.region, limb.side): limb for limb in lex.kb.chemo_limbs}
+        return _heading(text, lex)
+    sides = lex.sides.find(text)
+    limbs = _limbs(lex.kb)
     out: list[tuple[Match, str | None]] = []
     current: str | None = None
     side_index = 0

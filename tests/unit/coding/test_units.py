@@ -25,7 +25,7 @@ from cpt64640_cds.reading.text import read
 from cpt64640_cds.rules import line_suggestion, more_specific_code, not_neurolytic
 from cpt64640_cds.rules.inputs import RuleInputs
 
-from ..factory import KB, episode, facts, findings_of, lines
+from ..factory import KB, episode, facts, findings_of, inputs, lines
 
 NOTE = "note[0].text"
 
@@ -277,3 +277,25 @@ def test_a_daily_unit_limit_on_64640_is_a_warning_on_a_card_that_renders():
     cards = render([finding], CardContext(kb, record))
     assert contract.issues("cpt64640-response", {"cards": cards}) == []
     assert "exceed its daily limit of 1" in cards[0]["detail"]
+
+
+def test_six_intercostal_levels_exceed_the_known_limit_of_64620():
+    intercostal = _destruction("Intercostal nerve neurolysis T3-T8 with 6% phenol.", "intercostal")
+    [finding] = findings_of(more_specific_code.run, intercostal)
+    assert [(x.code, x.units) for x in finding.lines] == [("64620", 6)]
+    assert "**6 units of 64620 on 2026-11-20 exceed its daily limit of 5**" in finding.detail
+
+
+def test_a_toxin_card_with_add_on_lines_meets_the_card_contract():
+    toxin = _toxin("RUE: biceps, brachialis. LUE: biceps. RLE: gastrocnemius, soleus.")
+    record = facts(toxin)
+    findings = not_neurolytic.run(record, inputs(record))
+    cards = render(findings, CardContext(KB, record))
+    assert contract.issues("cpt64640-response", {"cards": cards}) == []
+    [suggestion] = cards[0]["suggestions"]
+    quantities = [
+        (a["resource"]["code"]["coding"][0]["code"], a["resource"]["quantity"]["value"])
+        for a in suggestion["actions"]
+        if a["type"] == "create"
+    ]
+    assert quantities == [("64642", 1), ("64643", 2)]
