@@ -17,10 +17,13 @@ from cpt64640_cds.cards.render import render
 from cpt64640_cds.coding.choice import AddOn, Choice, choose
 from cpt64640_cds.coding.coded import code
 from cpt64640_cds.coding.lines import ModifierPolicy
+from cpt64640_cds.facts.extract import extract
 from cpt64640_cds.facts.model import NerveEpisode, Treatment
+from cpt64640_cds.fhir.record import build
 from cpt64640_cds.knowledge.codes import CodesFile, Unit
 from cpt64640_cds.knowledge.loader import KNOWLEDGE_DIR
 from cpt64640_cds.protocol import contract
+from cpt64640_cds.protocol.prefetch.completion import PrefetchResult
 from cpt64640_cds.reading.text import read
 from cpt64640_cds.rules import line_suggestion, more_specific_code, not_neurolytic
 from cpt64640_cds.rules.inputs import RuleInputs
@@ -299,3 +302,52 @@ def test_a_toxin_card_with_add_on_lines_meets_the_card_contract():
         if a["type"] == "create"
     ]
     assert quantities == [("64642", 1), ("64643", 2)]
+
+
+def _toxin_order(site: str, note: str) -> dict[str, object]:
+    return {
+        "resourceType": "ServiceRequest",
+        "id": "sr-toxin",
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": "Patient/p"},
+        "code": {"coding": [{"system": KB.cpt_system, "code": "64640"}], "text": "Chemodenervation"},  # miscoded
+        "bodySite": [{"text": site}],
+        "note": [{"text": note}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("site", "note", "expected"),
+    [
+        # The side of the body site carries to the muscles the note lists without one.
+        (
+            "Left upper extremity",
+            "OnabotulinumtoxinA 200 U: biceps 80 U, brachialis 60 U, FCR 30 U, FCU 30 U.",
+            [("64642", 1)],
+        ),
+        (
+            "Bilateral lower extremities",
+            "Botox 100 U each side: gastrocnemius and soleus.",
+            [("64642", 1), ("64643", 1)],
+        ),
+        (
+            "Right arm and left leg",
+            "Dysport: RUE biceps, FCR; LLE gastroc, soleus, tib post.",
+            [("64642", 1), ("64643", 1)],
+        ),
+        ("Left arm", "Botox: biceps, brachialis, brachioradialis, pronator teres, FCR, FDS.", [("64644", 1)]),
+    ],
+)
+def test_a_toxin_order_is_coded_from_its_body_site_and_note(site, note, expected):
+    context = {
+        "patientId": "p",
+        "encounterId": "e1",
+        "draftOrders": {"resourceType": "Bundle", "entry": [{"resource": _toxin_order(site, note)}]},
+    }
+    record = extract(build(context, None, PrefetchResult()), KB, facts().today)
+    policy = ModifierPolicy.of(KB)
+    coded = code(record, KB, policy)
+    [proposal] = coded.proposals_of("not-neurolytic") or [None]
+    assert proposal is not None, [c.choice for c in coded.episodes]
+    assert [(x.code, x.units) for x in proposal.lines[proposal.choice.codes[0]]] == expected
