@@ -16,7 +16,7 @@ from ..reading.text import read
 from .documents import Document, linked
 from .indications import reasons_of, supporting
 from .model import ConditionFact, Dose, Evidence, NerveEpisode
-from .nerves import nerve_mentions, split_sides
+from .nerves import nerve_targets, split_sides
 
 
 def _reading(resource: Any, kb: Knowledge) -> TextFindings:
@@ -102,8 +102,9 @@ def episodes_of(resource: Any, stage: Stage, ctx: EpisodeContext) -> list[NerveE
         or found.neurolysis
         or bool(snomed_modalities)
     )
-    mentions, side_fields = nerve_mentions(resource, kb)
-    named = any(m.nerve is not None or m.text for m in mentions)
+    reasons = reasons_of(resource, {c.indication.reference or "": c for c in ctx.conditions}, kb)
+    targets = nerve_targets(resource, kb, reasons)
+    named = any(t.nerve is not None or t.text for t in targets)
     if not claims and not (named and treatment in ("chemical", "thermal", "pulsed-rf", "cryo")):
         return []
     if stage == "order":
@@ -111,7 +112,6 @@ def episodes_of(resource: Any, stage: Stage, ctx: EpisodeContext) -> list[NerveE
     else:
         when = first_date(resource.performedDateTime, resource.performedPeriod)
     encounter = relative(resource.encounter) or context_encounter
-    reasons = reasons_of(resource, {c.indication.reference or "": c for c in ctx.conditions}, kb)
     indications = supporting(reasons, ctx.conditions)
     reason_fields = [name for name in ("reasonCode", "reasonReference") if getattr(resource, name, None)]
     # Notes linked to the resource document it (agent, volume, guidance, confirmation); they do not change
@@ -126,19 +126,18 @@ def episodes_of(resource: Any, stage: Stage, ctx: EpisodeContext) -> list[NerveE
             ]
             extra_evidence.append(Evidence(document.reference, tuple(sorted(document.found.fields))))
     episodes = []
-    for mention in mentions:
+    for target in targets:
         fields = (
             *code_fields,
-            *([mention.field] if mention.field else []),
-            *side_fields,
+            *target.fields,
             *sorted(found.fields),
             *reason_fields,
         )
-        for side in split_sides(mention):
+        for side in split_sides(target):
             episodes.append(
                 NerveEpisode(
-                    nerve=mention.nerve,
-                    nerve_text=mention.text,
+                    nerve=target.nerve,
+                    nerve_text=target.text,
                     side=side,
                     date=when,
                     encounter=encounter,
@@ -157,6 +156,7 @@ def episodes_of(resource: Any, stage: Stage, ctx: EpisodeContext) -> list[NerveE
                     reasons=reasons,
                     indications=indications,
                     evidence=(Evidence(reference, tuple(dict.fromkeys(fields))), *extra_evidence),
+                    side_conflict=target.side_conflict,
                 )
             )
     return episodes

@@ -105,6 +105,7 @@ class NerveEpisode:
     reasons: tuple[Indication, ...]  # as written on the source
     indications: tuple[Indication, ...]  # the supporting ones: reasons in an indication group, else active conditions
     evidence: tuple[Evidence, ...]
+    side_conflict: tuple[str, ...] = ()  # fields that state different sides for the nerve (then side is None)
 
     @property
     def source(self) -> str:

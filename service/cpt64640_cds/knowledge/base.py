@@ -9,7 +9,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .codes import ChemoTarget, Code, CodeFamily, Fallbacks, GuidanceModality, Modifier, Nerve, Rule, Side
+from .codes import (
+    ChemoTarget,
+    Code,
+    CodeFamily,
+    Fallbacks,
+    GuidanceModality,
+    Landmarks,
+    Modifier,
+    Nerve,
+    Rule,
+    Side,
+)
 from .fields import Region, Treatment
 from .words import Agent, DocumentationElement, IndicationGroup, Modality, Spine
 
@@ -28,9 +39,12 @@ class Knowledge:
     qualifiers_before: frozenset[str]  # words that turn a bare nerve word into another nerve
     qualifiers_after: frozenset[str]
     nerve_words: frozenset[str]
+    list_words: tuple[str, ...]  # words that join nerves into a list ("and", "plus")
+    landmarks: Landmarks
     modifiers: Mapping[str, Modifier]
     snomed_system: str
     sides: Mapping[str, Side]
+    laterality_extensions: tuple[str, ...]  # url endings of body-site extensions that carry a side
     rxnorm_system: str
     agents: Mapping[str, Agent]
     modalities: Mapping[str, Modality]
@@ -76,6 +90,9 @@ class Knowledge:
     def diagnosis_side(self, system: str, code: str) -> str | None:
         """The side an indication's ICD-10-CM code names (left, right, bilateral), from the package's titles."""
         return self.icd10cm_sides.get(dotted_icd10cm(code)) if system == self.icd10cm_system else None
+
+    def nerve_for_snomed(self, code: str) -> Nerve | None:
+        return next((n for n in self.nerves.values() if code in n.snomed), None)
 
     def side_for_snomed(self, code: str) -> str | None:
         return next((s.side for s in self.sides.values() if s.snomed == code), None)

@@ -7,7 +7,7 @@ import re
 from functools import cache, cached_property
 
 from ..knowledge.base import Knowledge
-from .phrases import PhraseIndex
+from .phrases import PhraseIndex, normalize
 from .spinal import SpineReader
 
 _NUMBER = r"(\d+(?:\.\d+)?)"
@@ -59,6 +59,28 @@ class Lexicon:
     @cached_property
     def nerves(self) -> PhraseIndex:
         return PhraseIndex((name, n.id) for n in self.kb.nerves.values() for name in (n.name, *n.synonyms))
+
+    @cached_property
+    def nerve_vocabulary(self) -> frozenset[str]:
+        """The words of every nerve name and synonym, the ones a misspelling may be corrected to."""
+        return frozenset(
+            w for n in self.kb.nerves.values() for name in (n.name, *n.synonyms) for w in normalize(name).split()
+        )
+
+    @cached_property
+    def landmarks(self) -> PhraseIndex:
+        cues = self.kb.landmarks
+        return PhraseIndex(
+            [
+                *((w, "before") for w in cues.before),
+                *((w, "after") for w in cues.after),
+                *((w, "seen") for w in cues.seen),
+            ]
+        )
+
+    @cached_property
+    def list_words(self) -> PhraseIndex:
+        return PhraseIndex((w, "list") for w in self.kb.list_words)
 
     @cached_property
     def sides(self) -> PhraseIndex:
