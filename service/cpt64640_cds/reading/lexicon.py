@@ -4,6 +4,7 @@ every reader."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import cache, cached_property
 
 from ..knowledge.base import Knowledge
@@ -61,11 +62,15 @@ class Lexicon:
         return PhraseIndex((name, n.id) for n in self.kb.nerves.values() for name in (n.name, *n.synonyms))
 
     @cached_property
-    def nerve_vocabulary(self) -> frozenset[str]:
-        """The words of every nerve name and synonym, the ones a misspelling may be corrected to."""
-        return frozenset(
-            w for n in self.kb.nerves.values() for name in (n.name, *n.synonyms) for w in normalize(name).split()
-        )
+    def nerve_vocabulary(self) -> Mapping[str, frozenset[str]]:
+        """Each word of the nerves' names and synonyms → the nerves it is part of (what a misspelling may be
+        corrected to)."""
+        words: dict[str, set[str]] = {}
+        for nerve in self.kb.nerves.values():
+            for name in (nerve.name, *nerve.synonyms):
+                for word in normalize(name).split():
+                    words.setdefault(word, set()).add(nerve.id)
+        return {word: frozenset(ids) for word, ids in words.items()}
 
     @cached_property
     def landmarks(self) -> PhraseIndex:

@@ -26,6 +26,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 from ..knowledge.base import Knowledge
 from .lexicon import lexicon
@@ -101,22 +102,27 @@ def _read(
         if unknown and kb.nerve_words.intersection(rest.split()):
             return [(NerveMention(None, rest, side_keys[0] if side_keys else None), None)], side_keys
         return [], side_keys
-    gaps = [normal[nerves[i].end : nerves[i + 1].start] for i in range(len(nerves) - 1)]
-    linked = [_in_list(gap, kb) for gap in gaps]
     # A landmark cue reaches the next nerve only over a joining word ("avoiding the peroneal and sural
     # nerves"), not over a bare comma ("medial to the peroneal nerve, tibial nerve injected").
-    joined = [lnk and bool(set(gap.split()) - kb.nerve_words) for lnk, gap in zip(linked, gaps, strict=True)]
+    gaps = [normal[a.end : b.start] for a, b in pairwise(nerves)]
+    joined = [_in_list(gap, kb) and bool(set(gap.split()) - kb.nerve_words) for gap in gaps]
     kinds = _landmarks(normal, nerves, joined, kb)
+    # Sides go to the other nerves; a side written right next to a landmark is the landmark's.
+    landmarks = [n for n, kind in zip(nerves, kinds, strict=True) if kind == "landmark"]
+    others = [n for n, kind in zip(nerves, kinds, strict=True) if kind != "landmark"]
+    free = [s for s in sides if not any(_next_to(normal, s, n, kb) for n in landmarks)]
+    other_linked = [_in_list(normal[a.end : b.start], kb) for a, b in pairwise(others)]
+    side_of = dict(zip((n.start for n in others), _sides_of(others, free, other_linked), strict=True)) if others else {}
     mentions = [
-        (NerveMention(match.key, normal[match.start : match.end], side), kind)
-        for match, side, kind in zip(nerves, _sides_of(nerves, sides, linked), kinds, strict=True)
+        (NerveMention(match.key, normal[match.start : match.end], side_of.get(match.start)), kind)
+        for match, kind in zip(nerves, kinds, strict=True)
     ]
     return mentions, side_keys
 
 
-def sides_in(text: str, kb: Knowledge) -> tuple[str, ...]:
-    """Every side written in a text ("Laterality: Left", "Side: Rt", "B")."""
-    return tuple(m.key for m in lexicon(kb).sides.find(normalize(text)))
+def _next_to(normal: str, side: Match, nerve: Match, kb: Knowledge) -> bool:
+    gap = normal[side.end : nerve.start] if side.end <= nerve.start else normal[nerve.end : side.start]
+    return _in_list(gap, kb)
 
 
 def _nerves_in(normal: str, kb: Knowledge) -> list[Match]:
@@ -208,7 +214,10 @@ def _correction(word: str, kb: Knowledge) -> str:
     if len(word) < FUZZY_MIN_LETTERS or not word.isalpha() or word in vocabulary:
         return word
     candidates = [v for v in vocabulary if v[0] == word[0] and abs(len(v) - len(word)) <= 2]
-    scored = sorted(((difflib.SequenceMatcher(None, word, v).ratio(), v) for v in candidates), reverse=True)
-    if not scored or scored[0][0] < FUZZY_CUTOFF or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+    scored = [(difflib.SequenceMatcher(None, word, v).ratio(), v) for v in candidates]
+    best = max((score for score, _ in scored), default=0.0)
+    closest = sorted(v for score, v in scored if score == best)
+    # Equally close words of different nerves: no correction ("genicular" and "genicualr" are one nerve's).
+    if best < FUZZY_CUTOFF or len({vocabulary[v] for v in closest}) > 1:
         return word
-    return scored[0][1]
+    return closest[0]
