@@ -31,7 +31,7 @@ from ..fhir.elements import concepts, texts_of
 from ..knowledge.base import Knowledge
 from ..knowledge.codes import Nerve
 from ..reading.lexicon import lexicon
-from ..reading.sites import NerveMention, SiteReading, read_sentences, read_sites
+from ..reading.sites import NerveMention, SiteReading, names_nerve, read_sentences, read_sites
 from ..reading.text import MAX_TEXT_CHARS
 from .model import Indication
 
@@ -171,8 +171,9 @@ def _fields(resource: Any, kb: Knowledge) -> Iterator[_Field]:
     for text, path in texts_of(getattr(resource, "code", None), "code"):
         yield _from_reading(3, path, read_sites(text, kb, fuzzy=True))
     for i, note in enumerate(getattr(resource, "note", None) or []):
-        if note.text:
-            reading = read_sentences(_present_sentences(note.text[:MAX_TEXT_CHARS], kb), kb, fuzzy=True)
+        text = (note.text or "")[:MAX_TEXT_CHARS]
+        if names_nerve(text, kb, fuzzy=True):
+            reading = read_sentences(_present_sentences(text, kb), kb, fuzzy=True)
             yield _Field(_NOTES, f"note[{i}].text", reading.targets, ())
 
 

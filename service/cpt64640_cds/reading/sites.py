@@ -61,8 +61,26 @@ def read_sites(text: str, kb: Knowledge, *, unknown: bool = False, fuzzy: bool =
 
     unknown: words that name a nerve the knowledge base does not know ("medial antebrachial cutaneous nerve,
     left") are one unknown target (for body-site text, where any nerve named is the site).
-    fuzzy: when no known phrase names a nerve, read the text again with misspellings corrected."""
-    return read_sentences([text], kb, unknown=unknown, fuzzy=fuzzy)
+    fuzzy: when no known phrase names a nerve, read the text again with misspellings corrected.
+    Sentences are read one by one: neither a side nor a landmark cue reaches into the next one."""
+    normal = _normal(text)
+    if not _may_name_nerve(normal, kb, unknown, fuzzy):  # most notes: no need to split them into sentences
+        return SiteReading((), (), tuple(m.key for m in lexicon(kb).sides.find(normal)))
+    parts = [part for part in lexicon(kb).sentence_end.split(text) if part.strip()]
+    return read_sentences(parts, kb, unknown=unknown, fuzzy=fuzzy)
+
+
+def names_nerve(text: str, kb: Knowledge, *, unknown: bool = False, fuzzy: bool = False) -> bool:
+    """Whether a text may name a nerve at all: a cheap test before it is read sentence by sentence."""
+    return _may_name_nerve(_normal(text), kb, unknown, fuzzy)
+
+
+def _may_name_nerve(normal: str, kb: Knowledge, unknown: bool, fuzzy: bool) -> bool:
+    nerves = lexicon(kb).nerves
+    if nerves.find(normal) or (unknown and kb.nerve_words.intersection(normal.split())):
+        return True
+    corrected = _corrected(normal, kb) if fuzzy else normal
+    return corrected != normal and bool(nerves.find(corrected))
 
 
 def read_sentences(
@@ -89,7 +107,7 @@ def _read(
 ) -> tuple[list[tuple[NerveMention, str | None]], list[str]]:
     """The nerve mentions of one text, each with its landmark kind (None: a target), and its sides."""
     lex = lexicon(kb)
-    normal = " ".join(_WORD_SLASH.sub(" / ", normalize(text)).split())
+    normal = _normal(text)
     nerves = _nerves_in(normal, kb)
     if not nerves and fuzzy:
         corrected = _corrected(normal, kb)
@@ -123,6 +141,10 @@ def _read(
 def _next_to(normal: str, side: Match, nerve: Match, kb: Knowledge) -> bool:
     gap = normal[side.end : nerve.start] if side.end <= nerve.start else normal[nerve.end : side.start]
     return _in_list(gap, kb)
+
+
+def _normal(text: str) -> str:
+    return " ".join(_WORD_SLASH.sub(" / ", normalize(text)).split())
 
 
 def _nerves_in(normal: str, kb: Knowledge) -> list[Match]:
