@@ -84,17 +84,17 @@ def _key(mention: NerveMention) -> str:
 
 
 def _named(fields: list[_Field]) -> list[tuple[str, NerveMention, str]]:
-    """The target nerves of the first level that names a known one (else the body site's unknown nerve)."""
+    """The target nerves of the first level that names one: known nerves, else (in the body site's words)
+    the first nerve the knowledge base does not know."""
     for level in range(len(_LEVELS)):
-        found: dict[str, tuple[str, NerveMention, str]] = {}
-        for field in fields:
-            for mention in field.mentions if field.level == level else ():
-                if mention.nerve is not None:
-                    found.setdefault(_key(mention), (_key(mention), mention, field.path))
-        if found:
-            return list(found.values())
-    unknown = [(f, m) for f in fields if f.level == 1 for m in f.mentions if m.nerve is None]
-    return [(_key(m), m, f.path) for f, m in unknown[:1]]
+        mentions = [(m, f.path) for f in fields if f.level == level for m in f.mentions]
+        known = {_key(m): (_key(m), m, path) for m, path in reversed(mentions) if m.nerve is not None}
+        if known:
+            return sorted(known.values(), key=lambda named: mentions.index((named[1], named[2])))
+        unknown = [(_key(m), m, path) for m, path in mentions if m.nerve is None]
+        if unknown:
+            return unknown[:1]
+    return []
 
 
 def _side(

@@ -252,6 +252,12 @@ CASES = [
         [("medial antebrachial cutaneous nerve", "left")],
         [],
     ),
+    (
+        "unknown-site-before-code-text",
+        _order([_site("Medial antebrachial cutaneous n."), _site(None, RIGHT)], code_text="Phenol neurolysis of LFCN"),
+        [("medial antebrachial cutaneous nerve", "right")],
+        [],
+    ),
     ("abbrev-lfc-nerve", _order("LFC nerve", ["Side: L"]), [(LFCN, "left")], []),
     # Unsided nerves take no side, and no side of theirs conflicts.
     ("unsided-basivertebral", _order("basivertebral nerve L4", ["Laterality: Right"]), [("basivertebral", None)], []),
