@@ -188,6 +188,12 @@ CASES = [
         [],
     ),
     ("note-side-for-site", _order("LFCN", notes=["Target: left LFCN"]), [(LFCN, "left")], []),
+    (
+        "note-comparison-not-a-side",
+        _order("Left LFCN", notes=["Less tender compared with the right LFCN."]),
+        [(LFCN, "left")],
+        [],
+    ),
     ("note-free-side-ignored", _order("LFCN", notes=["Patient positioned right side up."]), [(LFCN, None)], []),
     ("note-other-nerve-ignored", _order("LFCN", notes=["Right GON block done last year."]), [(LFCN, None)], []),
     (
