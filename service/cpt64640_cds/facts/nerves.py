@@ -69,7 +69,7 @@ def nerve_targets(resource: Any, kb: Knowledge, reasons: Sequence[Indication] = 
             continue
         side, side_paths, conflict = _side(key, fields, reasons, kb)
         text = mention.words if mention else None
-        targets.append(Target(nerve, text, side, tuple(dict.fromkeys((*paths, *side_paths))), conflict))
+        targets.append(Target(nerve, text, side, tuple(dict.fromkeys((*paths, *side_paths, *conflict))), conflict))
     return targets
 
 
@@ -189,11 +189,14 @@ def _from_reading(level: int, path: str, reading: SiteReading) -> _Field:
 
 def _words(concept: Any, path: str, kb: Knowledge, unknown: bool = False) -> tuple[SiteReading, str | None]:
     """The first of a concept's text and displays that names a nerve, else the first that states a side."""
-    readings = [(read_sites(text, kb, unknown=unknown, fuzzy=True), p) for text, p in texts_of(concept, path)]
-    for reading, text_path in readings:
+    sided: tuple[SiteReading, str | None] = (SiteReading((), (), ()), None)
+    for text, text_path in texts_of(concept, path):
+        reading = read_sites(text, kb, unknown=unknown, fuzzy=True)
         if reading.names_nerve:
             return reading, text_path
-    return next(((r, p) for r, p in readings if r.sides), (SiteReading((), (), ()), None))
+        if reading.sides and sided[1] is None:
+            sided = (reading, text_path)
+    return sided
 
 
 def _coded_sides(concept: Any, path: str, kb: Knowledge) -> Iterator[tuple[str, str]]:
