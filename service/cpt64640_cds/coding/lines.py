@@ -94,8 +94,8 @@ def plan(
 ) -> list[Line]:
     groups: dict[tuple[str, str, str | None, object], list[tuple[NerveEpisode, Choice]]] = {}
     for episode, choice in chosen:
-        if choice.code is None or episode.nerve_key is None:
-            continue
+        if choice.code is None or episode.nerve_key is None or episode.side_conflict:
+            continue  # a conflict of sides is documentation-incomplete's, whatever the code's laterality
         if (episode.nerve is None or episode.nerve.sided) and episode.side is None and kb.codes[choice.code].laterality:
             # A line without RT/LT would be wrong (a nerve the knowledge base does not know is taken as
             # sided); documentation-incomplete names the gap.

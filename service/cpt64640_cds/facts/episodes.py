@@ -27,7 +27,7 @@ from ..reading.text import read
 from .documents import Document, MedicationOrder, directly_linked, linked_by_context
 from .indications import reasons_of, supporting
 from .model import ConditionFact, Dose, Evidence, NerveEpisode
-from .nerves import nerve_mentions, split_sides
+from .nerves import nerve_targets, split_sides
 
 # Treatments that make a look-alike or uncoded resource an episode when its own words name a nerve with them.
 _LOOK_ALIKE_TREATMENTS = frozenset({"chemical", "thermal", "pulsed-rf", "radiofrequency", "cryo"})
@@ -198,8 +198,8 @@ def episodes_of(resource: Orderable, stage: Stage, ctx: EpisodeContext) -> list[
         or bool(snomed_modalities)
     )
     reasons = reasons_of(resource, {c.indication.reference or "": c for c in ctx.conditions}, kb)
-    mentions, side_fields = nerve_mentions(resource, kb)
-    named = any(m.nerve is not None or m.text for m in mentions)
+    targets = nerve_targets(resource, kb, reasons)
+    named = any(t.nerve is not None or t.text for t in targets)
     if kind != "destruction" and not claims and not (named and own_treatment in _LOOK_ALIKE_TREATMENTS):
         return []
     if isinstance(resource, ServiceRequest):
@@ -232,19 +232,18 @@ def episodes_of(resource: Orderable, stage: Stage, ctx: EpisodeContext) -> list[
         if value
     ]
     episodes = []
-    for mention in mentions:
+    for target in targets:
         fields = (
             *code_fields,
-            *([mention.field] if mention.field else []),
-            *side_fields,
+            *target.fields,
             *sorted(own.found.fields),
             *reason_fields,
         )
-        for side in split_sides(mention):
+        for side in split_sides(target):
             episodes.append(
                 NerveEpisode(
-                    nerve=mention.nerve,
-                    nerve_text=mention.text,
+                    nerve=target.nerve,
+                    nerve_text=target.text,
                     side=side,
                     date=when,
                     encounter=encounter,
@@ -261,8 +260,9 @@ def episodes_of(resource: Orderable, stage: Stage, ctx: EpisodeContext) -> list[
                     confirmation=confirmation,
                     conservative=conservative,
                     reasons=reasons,
-                    indications=supporting(reasons, ctx.conditions, mention.nerve, side, kb),
+                    indications=supporting(reasons, ctx.conditions, target.nerve, side, kb),
                     evidence=(Evidence(reference, tuple(dict.fromkeys(fields))), *dict.fromkeys(extra_evidence)),
+                    side_conflict=target.side_conflict,
                 )
             )
     return episodes

@@ -107,6 +107,7 @@ class NerveEpisode:
     # that fit, else asserted conditions that fit, else one placed in a group by words or SNOMED CT only
     indications: tuple[Indication, ...]
     evidence: tuple[Evidence, ...]
+    side_conflict: tuple[str, ...] = ()  # fields that state different sides for the nerve (then side is None)
 
     @property
     def source(self) -> str:

@@ -16,6 +16,7 @@ from .codes import (
     CodeRange,
     Fallbacks,
     GuidanceModality,
+    Landmarks,
     Limb,
     Modifier,
     Muscle,
@@ -44,9 +45,12 @@ class Knowledge:
     qualifiers_before: frozenset[str]  # words that turn a bare nerve word into another nerve
     qualifiers_after: frozenset[str]
     nerve_words: frozenset[str]
+    list_words: tuple[str, ...]  # words that join nerves into a list ("and", "plus")
+    landmarks: Landmarks
     modifiers: Mapping[str, Modifier]
     snomed_system: str
     sides: Mapping[str, Side]
+    laterality_extensions: tuple[str, ...]  # url endings of body-site extensions that carry a side
     rxnorm_system: str
     agents: Mapping[str, Agent]
     modalities: Mapping[str, Modality]
@@ -115,6 +119,9 @@ class Knowledge:
 
     def family_history(self, system: str, code: str) -> bool:
         return system == self.icd10cm_system and dotted_icd10cm(code) in self.family_history_icd10cm
+
+    def nerve_for_snomed(self, code: str) -> Nerve | None:
+        return next((n for n in self.nerves.values() if code in n.snomed), None)
 
     def side_for_snomed(self, code: str) -> str | None:
         return next((s.side for s in self.sides.values() if s.snomed == code), None)

@@ -182,6 +182,16 @@ class Qualifiers(Entry):
     source: Sources
 
 
+class Landmarks(Entry):
+    """Words that make a nerve written next to them a landmark, not a target ("medial to the common peroneal
+    nerve", "avoiding the sural nerve", "femoral nerve identified; saphenous nerve injected")."""
+
+    before: Words = Field(description="Written just before the nerve: it is a landmark.")
+    after: Words = Field(description="Written just after the nerve: it is a landmark.")
+    seen: Words = Field(description="Written just after the nerve: a landmark when another nerve is the target.")
+    source: Sources
+
+
 class DestructionOption(Entry):
     """One way to code destroying a nerve; the first option whose conditions hold is the code."""
 
@@ -217,6 +227,7 @@ class Nerve(Entry):
     synonyms: Annotated[tuple[Annotated[str, Field(min_length=2)], ...], AfterValidator(unique)]
     sided: bool
     region: Region
+    snomed: tuple[SnomedId, ...] = Field((), description="SNOMED CT body-structure concepts of the nerve.")
     destruction: Annotated[tuple[DestructionOption, ...], Field(min_length=1)]
     block_code: Cpt | None = None
     block_family: BlockFamily | None = None
@@ -226,6 +237,8 @@ class Nerve(Entry):
 class NervesFile(Entry):
     qualifiers: Qualifiers
     nerve_words: WordList = Field(description="Words that make body-site text name a nerve the base does not know.")
+    list_words: WordList = Field(description="Words that join nerves into one list sharing a side or a landmark cue.")
+    landmarks: Landmarks
     nerves: Annotated[tuple[Nerve, ...], Field(min_length=1)]
 
 
@@ -251,8 +264,16 @@ class Side(Entry):
     source: Sources
 
 
+class LateralityExtensions(Entry):
+    """Extensions on a body site that carry its side as a code (mCODE's laterality qualifier and the like)."""
+
+    url_endings: Annotated[Words, Field(description="How the extension's url ends (case-insensitive).")]
+    source: Sources
+
+
 class LateralityFile(Entry):
     system: Literal["http://snomed.info/sct"]
+    extensions: LateralityExtensions
     sides: Annotated[tuple[Side, ...], Field(min_length=3)]
 
 

@@ -159,7 +159,16 @@ class ConservativeFile(Entry):
 class DocumentationElement(Entry):
     """What the record must document; the indication is the indication-missing rule's, not listed here."""
 
-    id: Literal["nerve", "agent", "radiofrequency-type", "volume", "guidance-type", "confirmation", "failed-treatment"]
+    id: Literal[
+        "nerve",
+        "side-conflict",
+        "agent",
+        "radiofrequency-type",
+        "volume",
+        "guidance-type",
+        "confirmation",
+        "failed-treatment",
+    ]
     label: Annotated[str, Field(min_length=3)]
     stages: Annotated[frozenset[Stage], Field(min_length=1)]
     source: Sources

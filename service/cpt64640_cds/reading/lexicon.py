@@ -4,10 +4,11 @@ every reader."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import cache, cached_property
 
 from ..knowledge.base import Knowledge
-from .phrases import PhraseIndex
+from .phrases import PhraseIndex, normalize
 from .spinal import SpineReader
 
 _NUMBER = r"(\d+(?:\.\d+)?)"
@@ -64,6 +65,32 @@ class Lexicon:
     @cached_property
     def nerves(self) -> PhraseIndex:
         return PhraseIndex((name, n.id) for n in self.kb.nerves.values() for name in (n.name, *n.synonyms))
+
+    @cached_property
+    def nerve_vocabulary(self) -> Mapping[str, frozenset[str]]:
+        """Each word of the nerves' names and synonyms → the nerves it is part of (what a misspelling may be
+        corrected to)."""
+        words: dict[str, set[str]] = {}
+        for nerve in self.kb.nerves.values():
+            for name in (nerve.name, *nerve.synonyms):
+                for word in normalize(name).split():
+                    words.setdefault(word, set()).add(nerve.id)
+        return {word: frozenset(ids) for word, ids in words.items()}
+
+    @cached_property
+    def landmarks(self) -> PhraseIndex:
+        cues = self.kb.landmarks
+        return PhraseIndex(
+            [
+                *((w, "before") for w in cues.before),
+                *((w, "after") for w in cues.after),
+                *((w, "seen") for w in cues.seen),
+            ]
+        )
+
+    @cached_property
+    def list_words(self) -> PhraseIndex:
+        return PhraseIndex((w, "list") for w in self.kb.list_words)
 
     @cached_property
     def sides(self) -> PhraseIndex:

@@ -23,7 +23,9 @@ RULE_ID = "documentation-incomplete"
 def missing_elements(episode: NerveEpisode, facts: Facts, kb: Knowledge) -> list[str]:
     """Ids of the documentation elements the episode lacks, for its stage."""
     gaps = []
-    if episode.nerve_key is None or (episode.side is None and (episode.nerve is None or episode.nerve.sided)):
+    if episode.side_conflict:
+        gaps.append("side-conflict")
+    elif episode.nerve_key is None or (episode.side is None and (episode.nerve is None or episode.nerve.sided)):
         gaps.append("nerve")
     neurolytic = [d for d in episode.doses if d.klass == "neurolytic"]
     if episode.treatment is None:

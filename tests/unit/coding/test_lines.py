@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
 
-from cpt64640_cds.coding.lines import Line, ModifierPolicy, apply
+from cpt64640_cds.coding.choice import choose
+from cpt64640_cds.coding.lines import Line, ModifierPolicy, apply, plan
 from cpt64640_cds.knowledge.loader import load
+
+from ..factory import episode
 
 KB = load()
 
@@ -55,3 +59,10 @@ def test_xs_instead_of_59_when_configured():
 def test_right_and_left_of_one_nerve_are_one_line_with_50_in_the_bilateral_profile():
     [line] = apply([_line("lfcn", "right"), _line("lfcn", "left")], ModifierPolicy.of(KB, bilateral_as_50=True))
     assert (line.modifiers, line.side) == (("50",), "bilateral")
+
+
+def test_no_line_is_planned_for_an_episode_whose_record_names_conflicting_sides():
+    conflicted = replace(episode(side=None), side_conflict=("bodySite[0].text", "note[0].text"))
+    unsided = replace(episode(nerve="basivertebral", side=None, codes=()), side_conflict=("bodySite[0].text",))
+    coded = [(e, choose(e, KB)) for e in (conflicted, unsided, episode())]
+    assert [line.side for line in plan(coded, KB, D1, ModifierPolicy.of(KB))] == ["left"]

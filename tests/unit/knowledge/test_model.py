@@ -91,7 +91,7 @@ def test_a_broken_file_names_the_file_and_the_field(tmp_path):
     [
         ("codes", lambda d: d["codes"][0].update(source=[]), r"codes\.json.*codes\[0\]\.source"),
         ("codes", lambda d: d["codes"][0].update(source=["my notes"]), r"codes\.json.*codes\[0\]\.source\[0\]"),
-        ("nerves", lambda d: d["nerves"][0].update(snomed="123456"), r"nerves\[0\]\.snomed: Extra inputs"),
+        ("nerves", lambda d: d["nerves"][0].update(loinc="123456"), r"nerves\[0\]\.loinc: Extra inputs"),
         ("nerves", lambda d: d["nerves"][0]["destruction"][0].update(code="64641"), r"64641 is not in codes\.json"),
         ("codes", lambda d: d["codes"][0].update(family="magic"), r"family magic is not in families"),
         ("modifiers", lambda d: d.update(modifiers=d["modifiers"][:-1]), r"no modifier for use separate-evaluation"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from cpt64640_cds.rules.documentation_incomplete import run
 
 from ..factory import episode, findings_of, imaging_study, indication, performed
@@ -45,3 +47,9 @@ def test_failed_conservative_care_is_asked_only_where_the_indication_group_asks(
 def test_the_guidance_type_can_come_from_an_imaging_study_of_the_order():
     study = imaging_study(("ultrasound",), based_on=("ServiceRequest/sr-1",))
     assert findings_of(run, episode(guidance=("unspecified",)), imaging=[study]) == []
+
+
+def test_conflicting_sides_are_asked_for_not_the_nerve():
+    conflicted = replace(episode(side=None), side_conflict=("bodySite[0].text", "orderDetail[0].text"))
+    [finding] = findings_of(run, conflicted)
+    assert finding.missing == ("a single side: the record names conflicting sides",)
