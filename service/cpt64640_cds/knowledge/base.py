@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .assertion import AssertionFile
 from .codes import ChemoTarget, Code, CodeFamily, Fallbacks, GuidanceModality, Modifier, Nerve, Rule, Side
 from .fields import Region, Treatment
 from .words import Agent, DocumentationElement, IndicationGroup, Modality, Spine
@@ -55,9 +56,7 @@ class Knowledge:
     documentation: Mapping[str, DocumentationElement]
     confirmation_words: Mapping[str, tuple[str, ...]]  # kind -> words
     injectates: frozenset[str]  # confirmation kinds that are injected (contrast, test dose)
-    uncertainty_words: frozenset[str]
-    negation_before: frozenset[str]
-    negation_after: tuple[str, ...]
+    assertion: AssertionFile  # ConText triggers, terminators, section headings (reading/context.py reads them)
     override_system: str
     sentence_abbreviations: tuple[str, ...]
     injection_stems: tuple[str, ...]

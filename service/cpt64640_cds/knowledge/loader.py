@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from .assertion import AssertionFile
 from .base import Knowledge, dotted_icd10cm
 from .codes import ChemodenervationFile, CodesFile, GuidanceFile, LateralityFile, ModifiersFile, NervesFile, RuleSet
 from .words import AgentsFile, ConservativeFile, DocumentationFile, IndicationGroup, IndicationsFile, TextFile
@@ -33,6 +34,7 @@ FILES: dict[str, type[BaseModel]] = {
     "conservative": ConservativeFile,
     "documentation": DocumentationFile,
     "text": TextFile,
+    "assertion": AssertionFile,
 }
 MAX_REPORTED = 5  # problems named per broken file
 
@@ -158,9 +160,7 @@ def _index(files: dict[str, Any], directory: Path) -> Knowledge:
         documentation={e.id: e for e in documentation.elements},
         confirmation_words={c.kind: c.words for c in documentation.confirmation},
         injectates=frozenset(c.kind for c in documentation.confirmation if c.injectate),
-        uncertainty_words=frozenset(documentation.uncertainty.words),
-        negation_before=frozenset(documentation.negation_before.words),
-        negation_after=documentation.negation_after.words,
+        assertion=files["assertion"],
         override_system=ruleset.override_system,
         sentence_abbreviations=text.sentence_abbreviations.words,
         injection_stems=text.injection.stems,

@@ -7,6 +7,7 @@ import re
 from functools import cache, cached_property
 
 from ..knowledge.base import Knowledge
+from .cues import CueIndex, Headings
 from .phrases import PhraseIndex
 from .spinal import SpineReader
 
@@ -107,8 +108,17 @@ class Lexicon:
         return PhraseIndex((w, kind) for kind, words in self.kb.confirmation_words.items() for w in words)
 
     @cached_property
-    def negation_after(self) -> PhraseIndex:
-        return PhraseIndex((w, "negated") for w in self.kb.negation_after)
+    def cues(self) -> CueIndex:
+        """Assertion triggers, pseudo-triggers and terminators (knowledge/data/assertion.json), one pattern."""
+        return CueIndex(self.kb.assertion)
+
+    @cached_property
+    def present_anchors(self) -> PhraseIndex:
+        return PhraseIndex((w, "present") for w in self.kb.assertion.present_anchors.words)
+
+    @cached_property
+    def headings(self) -> Headings:
+        return Headings(self.kb.assertion)
 
 
 @cache
