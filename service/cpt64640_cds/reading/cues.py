@@ -6,12 +6,35 @@ as a pattern over raw lines. reading/context.py decides statuses with them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from ..knowledge.assertion import AssertionFile, Cued, Direction, Status
 from .phrases import normalize
 
-_BOUNDED = r"(?<![a-z0-9/]){}(?![a-z0-9/])"
+
+def _trie(phrases: Iterable[str]) -> str:
+    """One regular expression for many phrases, sharing prefixes ("not injected|not done" → "not (?:injected|done)"),
+    so matching costs the length of the text, not the number of phrases. Longer phrases are tried first."""
+    root: dict[str, Any] = {}
+    for phrase in phrases:
+        node = root
+        for char in phrase:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a phrase ends here
+
+    def emit(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + emit(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        if "" in node:  # the phrase may end here, or go on (greedy: longer first, then shorter)
+            # ...but a shorter phrase must itself end at a word boundary, checked by the caller's lookahead;
+            # a failed longer branch backtracks to it.
+            return "(?:" + "|".join(branches) + ")?"
+        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+    return emit(root)
 
 
 @dataclass(frozen=True)
@@ -66,12 +89,9 @@ class CueIndex:
         self._phrases = phrases
         self._patterns = [meaning for _, meaning in patterns]
         alternatives = [f"(?P<p{i}>{pattern})" for i, (pattern, _) in enumerate(patterns)]
-        alternatives.append(
-            _BOUNDED.format(
-                "(?P<phrase>" + "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True)) + ")"
-            )
-        )
-        self._pattern = re.compile("|".join(alternatives))
+        alternatives.append(f"(?P<phrase>{_trie(phrases)})(?![a-z0-9/])")
+        # Every cue starts a word: the guard fails fast inside words, before any alternative is tried.
+        self._pattern = re.compile(r"(?<![a-z0-9/])(?:" + "|".join(alternatives) + ")")
 
     def find(self, normal: str) -> tuple[Cue, ...]:
         cues = []

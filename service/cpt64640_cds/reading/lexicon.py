@@ -34,7 +34,8 @@ class Lexicon:
         """ ";", a newline, a full stop; not the dot of an abbreviation clinicians write before the words it
         belongs to ("6% aq. phenol", "inj. phenol", "tibial n. 3 mL")."""
         not_abbreviation = "".join(rf"(?<!\b{re.escape(a)})" for a in self.kb.sentence_abbreviations)
-        return re.compile(rf"[;\n]|{not_abbreviation}(?:(?<![0-9])\.(?![0-9])|\.(?=\s))", re.IGNORECASE)
+        # The lookahead first: the abbreviation lookbehinds then run at full stops only, not at every character.
+        return re.compile(rf"[;\n]|(?=\.){not_abbreviation}(?:(?<![0-9])\.(?![0-9])|\.(?=\s))", re.IGNORECASE)
 
     @cached_property
     def volume(self) -> re.Pattern[str]:
