@@ -287,7 +287,63 @@ ABBREVIATIONS = [
     ("Pt is s/p LFCN phenol 6% 3cc 1/2025", "phenol", "historical"),
 ]
 
-TABLE = PRESENT + NEGATED + HISTORICAL + HYPOTHETICAL + FAMILY + UNCERTAIN + PRIORITY + SCOPE + SECTIONS + ABBREVIATIONS
+# Written after the lists above and measured before any data was tuned to them (docs/assertion.md): 36 of 40 right
+# then; kept here as regressions. Not read: "Last phenol injection was in March" (a month without a year).
+HELD_OUT = [
+    ("Pt returns s/p right GON phenol neurolysis 8/2025, 5 months relief, now pain recurred", "phenol", "historical"),
+    ("Previously trialed alcohol neurolysis with minimal benefit", "alcohol", "historical"),
+    ("She had cryoneurolysis of the genicular nerves two years ago", "cryoneurolysis", "historical"),
+    ("Underwent RFA of the medial branches in 2022", "rfa", "historical"),
+    ("Past surgical history: neuroma excision left foot", "neuroma", "historical"),
+    ("Procedure history:\nLFCN block 10/2025 (80% relief)", "block", "historical"),
+    ("Previous LFCN block provided 2 days of relief", "block", "historical"),
+    ("Phenol was not administered as patient became hypotensive", "phenol", "negated"),
+    ("Patient does not want neurolysis", "neurolysis", "negated"),
+    ("No neurolytic agent was given", "neurolytic", "negated"),
+    ("Ultrasound not used for this injection", "ultrasound", "negated"),
+    ("Procedure aborted prior to phenol injection", "phenol", "negated"),
+    ("Contrast was not injected due to allergy", "contrast", "negated"),
+    ("Pt is not a candidate for neurolysis", "neurolysis", "negated"),
+    ("Denies prior neurolysis", "neurolysis", "negated"),
+    ("We discussed alcohol versus phenol neurolysis", "phenol", "hypothetical"),
+    ("If relief >50%, will schedule L LFCN cryoneurolysis", "cryoneurolysis", "hypothetical"),
+    ("Patient would like to proceed with RF ablation at a later date", "rf ablation", "hypothetical"),
+    ("Next step: phenol neurolysis of the tibial nerve", "phenol", "hypothetical"),
+    ("Schedule for US-guided phenol neurolysis in 2 weeks", "phenol", "hypothetical"),
+    ("May repeat neurolysis in 6 months", "neurolysis", "hypothetical"),
+    ("Consider cryoablation vs alcohol neurolysis", "alcohol", "hypothetical"),
+    ("Plan:\n- Diagnostic LFCN block today\n- Phenol neurolysis if >50% relief", "phenol", "hypothetical"),
+    ("Plan:\n- Diagnostic LFCN block today\n- Phenol neurolysis if >50% relief", "block", "present"),
+    ("Mother with hyperhidrosis", "hyperhidrosis", "family"),
+    ("Family Hx: father - occipital neuralgia", "occipital neuralgia", "family"),
+    ("Her sister had alcohol neurolysis for the same condition", "alcohol", "family"),
+    ("Spasticity runs in the family", "spasticity", "family"),
+    ("Possible neuroma at the incision", "neuroma", "uncertain"),
+    ("Findings suggestive of meralgia paresthetica, r/o lumbar radiculopathy", "meralgia paresthetica", "uncertain"),
+    ("?neuroma of the sural nerve", "neuroma", "uncertain"),
+    ("6% phenol 2 mL injected at each site under ultrasound guidance", "phenol", "present"),
+    ("Using US guidance, 50% dehydrated alcohol 1 mL was injected", "alcohol", "present"),
+    ("The LFCN was identified and phenol neurolysis performed without complication", "phenol", "present"),
+    ("After negative aspiration, 3 mL of 6% phenol was slowly injected", "phenol", "present"),
+    ("Pulsed radiofrequency at 42 C for 120 s", "pulsed radiofrequency", "present"),
+    ("Informed consent obtained. Phenol neurolysis of the L LFCN performed", "phenol", "present"),
+    ("Indication for procedure: intractable occipital neuralgia", "occipital neuralgia", "present"),
+    ("Post-procedure: no numbness, phenol well tolerated", "phenol", "present"),
+]
+
+TABLE = (
+    PRESENT
+    + NEGATED
+    + HISTORICAL
+    + HYPOTHETICAL
+    + FAMILY
+    + UNCERTAIN
+    + PRIORITY
+    + SCOPE
+    + SECTIONS
+    + ABBREVIATIONS
+    + HELD_OUT
+)
 
 
 @pytest.mark.parametrize(("text", "target", "status"), TABLE, ids=[f"{r[2]}:{r[0]}" for r in TABLE])
