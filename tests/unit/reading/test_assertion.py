@@ -271,6 +271,13 @@ SECTIONS = [
     ("Prior procedures:\nL LFCN alcohol neurolysis 2023\nToday: phenol 3 mL", "alcohol", "historical"),
     ("Prior procedures:\nL LFCN alcohol neurolysis 2023\nToday: phenol 3 mL", "phenol", "present"),
     ("History of phenol neurolysis", "phenol", "historical"),  # not a heading: no colon
+    # what a patient must not be given, and their habits, are no claim of today's treatment
+    ("Allergies: contrast, lidocaine\nProcedure: phenol 3 mL", "contrast", "negated"),
+    ("Allergies: contrast, lidocaine\nProcedure: phenol 3 mL", "phenol", "present"),
+    ("Social history: EtOH socially, quit smoking", "etoh", "historical"),
+    ("Medications: gabapentin 300 mg TID", "gabapentin", "present"),
+    ("Prior authorization obtained for phenol neurolysis", "phenol", "present"),
+    ("Prior auth approved: L LFCN RF ablation", "rf ablation", "present"),
     ("Plan to do phenol neurolysis", "phenol", "hypothetical"),
 ]
 
