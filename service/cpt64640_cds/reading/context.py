@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field, replace
 
 from ..knowledge.assertion import AssertionFile, Status
 from ..knowledge.base import Knowledge
@@ -48,6 +47,12 @@ _CLAUSE_BREAK = "|"
 class Sentence:
     normal: str  # normalised (phrases.normalize), clause breaks kept as " | "
     section: Status  # what its section heading says of it ("present" outside any)
+    # Its triggers, terminators and pseudo-triggers, when a caller scanned them once for many mentions
+    # (`with_cues`); None: status_at scans. Kept with the sentence, never in a process-wide cache of patient text.
+    cues: tuple[Cue, ...] | None = field(default=None, compare=False, repr=False)
+
+    def with_cues(self, kb: Knowledge) -> Sentence:
+        return self if self.cues is not None else replace(self, cues=lexicon(kb).cues.find(self.normal))
 
 
 def split(text: str, kb: Knowledge) -> list[Sentence]:
@@ -85,11 +90,6 @@ def split(text: str, kb: Knowledge) -> list[Sentence]:
     return out
 
 
-@lru_cache(maxsize=2048)
-def _cues(kb: Knowledge, normal: str) -> tuple[Cue, ...]:
-    return lexicon(kb).cues.find(normal)
-
-
 def _reaches(gap: str, max_words: int, ends_at_clause: bool) -> bool:
     if len(gap) > max_words * 40:  # no clinical word is that long: beyond scope without counting
         return False
@@ -104,7 +104,7 @@ def _reaches(gap: str, max_words: int, ends_at_clause: bool) -> bool:
 def status_at(sentence: Sentence, start: int, end: int, kb: Knowledge) -> Status:
     """The status of the mention at [start, end) of `sentence.normal`."""
     data = kb.assertion
-    cues = _cues(kb, sentence.normal)
+    cues = sentence.with_cues(kb).cues or ()
     found: set[str] = set() if sentence.section == "present" else {sentence.section}
     if cues:
         starts = [c.start for c in cues]

@@ -46,6 +46,7 @@ class _Statuses:
         self.sentence, self.kb, self.found = sentence, kb, found
 
     def of(self, match: Match) -> Status:
+        self.sentence = self.sentence.with_cues(self.kb)  # scanned once, at the sentence's first mention
         return status_at(self.sentence, match.start, match.end, self.kb)
 
     def kept(self, matches: Iterable[Match], what: str, counted: frozenset[Status] = _PRESENT) -> list[Match]:
