@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 
 from ..knowledge.assertion import AssertionFile, Status
 from ..knowledge.base import Knowledge
-from .cues import Cue
+from .cues import Cue, Cues
 from .lexicon import lexicon
 from .phrases import normalize
 
@@ -40,7 +40,7 @@ QUESTION = "qmark"  # "?" survives normalisation as this word, so "?phenol" read
 _DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d{1,2}\s?(?:ml|mls|cc)\b)", re.IGNORECASE)
 _ULTRASOUND = re.compile(r"(?<![A-Za-z])US(?![A-Za-z])")
 _CLAUSE = re.compile(r"[,:()\[\]]")
-_CLAUSE_BREAK = "|"
+_CLAUSE_BREAK = "|"  # cues.Cues counts these words apart
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Sentence:
     section: Status  # what its section heading says of it ("present" outside any)
     # Its triggers, terminators and pseudo-triggers, when a caller scanned them once for many mentions
     # (`with_cues`); None: status_at scans. Kept with the sentence, never in a process-wide cache of patient text.
-    cues: tuple[Cue, ...] | None = field(default=None, compare=False, repr=False)
+    cues: Cues | None = field(default=None, compare=False, repr=False)
 
     def with_cues(self, kb: Knowledge) -> Sentence:
         return self if self.cues is not None else replace(self, cues=lexicon(kb).cues.find(self.normal))
@@ -90,44 +90,41 @@ def split(text: str, kb: Knowledge) -> list[Sentence]:
     return out
 
 
-def _reaches(gap: str, max_words: int, ends_at_clause: bool) -> bool:
-    if len(gap) > max_words * 40:  # no clinical word is that long: beyond scope without counting
-        return False
-    words = gap.split()
-    if _CLAUSE_BREAK in words:
-        if ends_at_clause:
-            return False
-        words = [w for w in words if w != _CLAUSE_BREAK]
-    return len(words) <= max_words
+_WORD_CHARS = 40  # no clinical word is longer: cues farther than that per word of reach are not looked at
 
 
 def status_at(sentence: Sentence, start: int, end: int, kb: Knowledge) -> Status:
     """The status of the mention at [start, end) of `sentence.normal`."""
     data = kb.assertion
-    cues = sentence.with_cues(kb).cues or ()
+    scanned = sentence.with_cues(kb).cues
     found: set[str] = set() if sentence.section == "present" else {sentence.section}
-    if cues:
-        starts = [c.start for c in cues]
+    if scanned is not None and scanned.items:
+        # Only the cues within reach are looked at, which keeps a long run-on sentence linear.
+        cues, starts = scanned.items, scanned.starts
+        reach = lexicon(kb).cues.max_words * _WORD_CHARS
         after = bisect.bisect_left(starts, end)  # cues[after:] start after the mention
         before = after
         while before and cues[before - 1].end > start:
             before -= 1  # cues[:before] end before the mention; those between overlap it and are skipped
-        for index in range(before):
+        for index in range(bisect.bisect_left(starts, start - reach), before):
             cue = cues[index]
-            _apply(cue, "forward", sentence.normal[cue.end : start], cues[index + 1 : before], data, found)
-        for index in range(after, len(cues)):
+            _apply(cue, "forward", scanned.between(cue.end, start), cues[index + 1 : before], data, found)
+        for index in range(after, bisect.bisect_right(starts, end + reach)):
             cue = cues[index]
-            _apply(cue, "backward", sentence.normal[end : cue.start], cues[after:index], data, found)
+            _apply(cue, "backward", scanned.between(end, cue.start), cues[after:index], data, found)
     return next((s for s in data.priority if s in found), "present")
 
 
-def _apply(cue: Cue, direction: str, gap: str, between: tuple[Cue, ...], data: AssertionFile, found: set[str]) -> None:
+def _apply(
+    cue: Cue, direction: str, gap: tuple[int, int], between: tuple[Cue, ...], data: AssertionFile, found: set[str]
+) -> None:
+    words, breaks = gap
     for action in cue.actions:
-        if action.status in found or action.direction not in (direction, "both"):
+        if action.status in found or action.direction not in (direction, "both") or words > action.max_words:
             continue
-        if any(action.status in c.ends for c in between):
+        if breaks and action.status in data.clause_break_ends:
             continue
-        if _reaches(gap, action.max_words, action.status in data.clause_break_ends):
+        if not any(action.status in c.ends for c in between):
             found.add(action.status)
 
 

@@ -5,6 +5,7 @@ as a pattern over raw lines. reading/context.py decides statuses with them.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ from typing import Any
 
 from ..knowledge.assertion import AssertionFile, Cued, Direction, Status
 from .phrases import normalize
+
+_WORD = re.compile(r"\S+")
 
 
 def _trie(phrases: Iterable[str]) -> str:
@@ -55,6 +58,23 @@ class Cue:
 
 
 @dataclass(frozen=True)
+class Cues:
+    """The cues of one sentence in order (they never overlap, so starts and ends are both sorted), and where its
+    words start, so that the words between a cue and a mention are counted without reading them again."""
+
+    items: tuple[Cue, ...]
+    starts: tuple[int, ...]
+    words: tuple[int, ...]  # where each word (or clause break "|") starts
+    breaks: tuple[int, ...]  # breaks[k]: clause breaks among the first k words
+
+    def between(self, start: int, end: int) -> tuple[int, int]:
+        """Words and clause breaks in [start, end) of the sentence."""
+        first, last = bisect.bisect_left(self.words, start), bisect.bisect_left(self.words, end)
+        breaks = self.breaks[last] - self.breaks[first]
+        return last - first - breaks, breaks
+
+
+@dataclass(frozen=True)
 class _Meaning:
     actions: tuple[Action, ...] = ()
     ends: frozenset[Cued] = frozenset()
@@ -87,13 +107,14 @@ class CueIndex:
         for word in data.pseudo_triggers.words:
             phrases[normalize(word)] = _Meaning()
         self._phrases = phrases
+        self.max_words = max(group.max_words or data.max_words for group in data.triggers)  # the farthest reach
         self._patterns = [meaning for _, meaning in patterns]
         alternatives = [f"(?P<p{i}>{pattern})" for i, (pattern, _) in enumerate(patterns)]
         alternatives.append(f"(?P<phrase>{_trie(phrases)})(?![a-z0-9/])")
         # Every cue starts a word: the guard fails fast inside words, before any alternative is tried.
         self._pattern = re.compile(r"(?<![a-z0-9/])(?:" + "|".join(alternatives) + ")")
 
-    def find(self, normal: str) -> tuple[Cue, ...]:
+    def find(self, normal: str) -> Cues:
         cues = []
         for match in self._pattern.finditer(normal):
             phrase = match.group("phrase")
@@ -102,7 +123,12 @@ class CueIndex:
             else:
                 meaning = self._patterns[int(match.lastgroup[1:])] if match.lastgroup else _Meaning()
             cues.append(Cue(match.start(), match.end(), meaning.actions, meaning.ends))
-        return tuple(cues)
+        words, breaks, count = [], [0], 0
+        for word in _WORD.finditer(normal):
+            words.append(word.start())
+            count += word.group() == "|"
+            breaks.append(count)
+        return Cues(tuple(cues), tuple(c.start for c in cues), tuple(words), tuple(breaks))
 
 
 class Headings:
