@@ -3,8 +3,12 @@ blocks and neurolysis; and read() counting present mentions only."""
 
 from __future__ import annotations
 
-import pytest
+import json
 
+import pytest
+from pydantic import ValidationError
+
+from cpt64640_cds.knowledge.assertion import AssertionFile
 from cpt64640_cds.knowledge.loader import load
 from cpt64640_cds.reading.context import Sentence, assertion_of, split, status_at
 from cpt64640_cds.reading.text import read
@@ -427,3 +431,19 @@ def test_a_volume_written_in_a_past_sentence_is_not_the_agents():
 )
 def test_conservative_care_counts_when_done_before_or_failed(text, counted):
     assert bool(read(text, "note", KB).conservative) is counted
+
+
+def test_the_assertion_file_lists_every_status_once_in_its_priority():
+    data = json.loads(KB.assertion.model_dump_json(by_alias=True))
+    data["priority"] = ["family", "negated", "hypothetical", "historical"]
+    with pytest.raises(ValidationError, match="priority"):
+        AssertionFile.model_validate_json(json.dumps(data))
+
+
+def test_a_long_run_on_text_keeps_each_mentions_own_status():
+    """No full stop in 20 KB: each mention is reached only by the cues near it (docs/assertion.md, timing)."""
+    unit = "no relief with gabapentin and s/p phenol neurolysis with 6% phenol 3 mL and will consider cryo "
+    found = read(unit * 200, "note", KB)
+    assert found.agents == []
+    assert "medication:gabapentinoid" in found.conservative
+    assert {"historical", "hypothetical"} <= {status for _, status in found.not_present}
