@@ -23,6 +23,7 @@ from ..fhir.record import Record
 from ..knowledge.base import Knowledge
 from ..knowledge.fields import EpisodeKind, Stage, Treatment
 from ..reading.findings import AgentMention, TextFindings
+from ..reading.phrases import normalize
 from ..reading.text import read
 from .documents import Document, MedicationOrder, directly_linked, linked_by_context
 from .indications import reasons_of, supporting
@@ -104,9 +105,16 @@ def _kind(resource: Orderable, codes: Iterable[str], kb: Knowledge) -> EpisodeKi
     for kind in ("destruction", "look-alike", "other-service"):
         if kind in kinds:
             return kind
+    if resource.code is not None and any(c.system in kb.other_service_systems for c in resource.code.coding or []):
+        return "other-service"  # a LOINC test or observation
     categories = resource.category if isinstance(resource, ServiceRequest) else [resource.category]
     for concept in categories or []:
-        if concept is not None and any((c.system, c.code) in kb.other_service_categories for c in concept.coding or []):
+        if concept is None:
+            continue
+        if any((c.system, c.code) in kb.other_service_categories for c in concept.coding or []):
+            return "other-service"
+        words = [normalize(text) for text, _ in texts_of(concept, "category")]
+        if kb.other_service_category_words.intersection(words):
             return "other-service"
     return None
 

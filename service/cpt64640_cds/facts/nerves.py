@@ -30,6 +30,7 @@ from typing import Any
 from ..fhir.elements import concepts, texts_of
 from ..knowledge.base import Knowledge
 from ..knowledge.codes import Nerve
+from ..reading.context import split, status_at
 from ..reading.lexicon import lexicon
 from ..reading.sites import NerveMention, SiteReading, names_nerve, read_sentences, read_sites
 from ..reading.text import MAX_TEXT_CHARS
@@ -178,9 +179,18 @@ def _fields(resource: Any, kb: Knowledge) -> Iterator[_Field]:
 
 
 def _present_sentences(text: str, kb: Knowledge) -> list[str]:
-    """The sentences of a note that may state a target. The one place an assertion-status filter plugs in
-    (reading/context.py: keep the sentences, or mentions, whose status is present)."""
-    return [part for part in lexicon(kb).sentence_end.split(text) if part.strip()]
+    """The sentences of a note that state what is done now: a history, a plan, a negation or someone else's
+    nerve ("s/p right LFCN neurolysis 2024") names no target and no side (reading/context.py)."""
+    kept = []
+    for sentence in split(text, kb):
+        nerves = lexicon(kb).nerves.find(sentence.normal)
+        if nerves:
+            present = any(status_at(sentence, m.start, m.end, kb) == "present" for m in nerves)
+        else:  # a misspelt nerve: the sentence's section decides
+            present = sentence.section == "present"
+        if present:
+            kept.append(sentence.normal)
+    return kept
 
 
 def _from_reading(level: int, path: str, reading: SiteReading) -> _Field:

@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .assertion import AssertionFile
 from .codes import (
     ChemoTarget,
     Code,
@@ -39,6 +40,8 @@ class Knowledge:
     hcpcs_systems: frozenset[str]
     code_ranges: tuple[CodeRange, ...]
     other_service_categories: frozenset[tuple[str, str]]  # (system, code) of ServiceRequest categories
+    other_service_systems: frozenset[str]  # code systems whose every code is another service (LOINC)
+    other_service_category_words: frozenset[str]  # normalised category words that mark another service
     fallbacks: Fallbacks
     codes: Mapping[str, Code]
     nerves: Mapping[str, Nerve]
@@ -83,9 +86,7 @@ class Knowledge:
     documentation: Mapping[str, DocumentationElement]
     confirmation_words: Mapping[str, tuple[str, ...]]  # kind -> words
     injectates: frozenset[str]  # confirmation kinds that are injected (contrast, test dose)
-    uncertainty_words: frozenset[str]
-    negation_before: frozenset[str]
-    negation_after: tuple[str, ...]
+    assertion: AssertionFile  # ConText triggers, terminators, section headings (reading/context.py reads them)
     override_system: str
     sentence_abbreviations: tuple[str, ...]
     injection_stems: tuple[str, ...]

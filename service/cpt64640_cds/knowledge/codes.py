@@ -113,8 +113,10 @@ class Services(Entry):
     """How a resource's codes say what service it is, for codes the code list does not name."""
 
     hcpcs_systems: Words
+    other_systems: WordList = Field(description="Code systems whose every code is another service (LOINC).")
     ranges: Annotated[tuple[CodeRange, ...], Field(min_length=1)]
     categories: tuple[ServiceCategory, ...]
+    category_words: WordList = Field(description="A category written in words only that marks another service.")
 
 
 class Fallbacks(Entry):

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from .assertion import AssertionFile
 from .base import Knowledge, dotted_icd10cm
 from .codes import ChemodenervationFile, CodesFile, GuidanceFile, LateralityFile, ModifiersFile, NervesFile, RuleSet
 from .words import AgentsFile, ConservativeFile, DocumentationFile, IndicationGroup, IndicationsFile, TextFile
@@ -34,6 +35,7 @@ FILES: dict[str, type[BaseModel]] = {
     "conservative": ConservativeFile,
     "documentation": DocumentationFile,
     "text": TextFile,
+    "assertion": AssertionFile,
 }
 MAX_REPORTED = 5  # problems named per broken file
 
@@ -162,6 +164,8 @@ def _index(files: dict[str, Any], directory: Path) -> Knowledge:
         hcpcs_systems=frozenset(codes.services.hcpcs_systems),
         code_ranges=codes.services.ranges,
         other_service_categories=frozenset((c.system, c.code) for c in codes.services.categories),
+        other_service_systems=frozenset(codes.services.other_systems.words),
+        other_service_category_words=frozenset(codes.services.category_words.words),
         fallbacks=codes.fallbacks,
         codes={c.code: c for c in codes.codes},
         nerves={n.id: n for n in nerves.nerves},
@@ -206,9 +210,7 @@ def _index(files: dict[str, Any], directory: Path) -> Knowledge:
         documentation={e.id: e for e in documentation.elements},
         confirmation_words={c.kind: c.words for c in documentation.confirmation},
         injectates=frozenset(c.kind for c in documentation.confirmation if c.injectate),
-        uncertainty_words=frozenset(documentation.uncertainty.words),
-        negation_before=frozenset(documentation.negation_before.words),
-        negation_after=documentation.negation_after.words,
+        assertion=files["assertion"],
         override_system=ruleset.override_system,
         sentence_abbreviations=text.sentence_abbreviations.words,
         injection_stems=text.injection.stems,

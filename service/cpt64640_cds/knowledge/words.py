@@ -186,9 +186,6 @@ class Confirmation(Entry):
 class DocumentationFile(Entry):
     elements: Annotated[tuple[DocumentationElement, ...], Field(min_length=1)]
     confirmation: Annotated[tuple[Confirmation, ...], Field(min_length=1)]
-    uncertainty: WordList
-    negation_after: WordList
-    negation_before: WordList
 
 
 # text.json

@@ -32,6 +32,9 @@ class TextFindings:
     conservative: set[str] = field(default_factory=set)  # medication:<class> | procedure:<kind> | phrase | relief
     indications: set[str] = field(default_factory=set)  # indication group ids named in words
     fields: set[str] = field(default_factory=set)  # the fields that contributed anything
+    # What was read but not counted, with its assertion status: ("agent:phenol", "historical"),
+    # ("procedure:neurolysis", "hypothetical"), ("indication:spasticity", "family")...
+    not_present: set[tuple[str, str]] = field(default_factory=set)
 
     def merge(self, other: TextFindings) -> None:
         self.agents.extend(other.agents)
@@ -48,3 +51,4 @@ class TextFindings:
         self.conservative |= other.conservative
         self.indications |= other.indications
         self.fields |= other.fields
+        self.not_present |= other.not_present

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from functools import cache, cached_property
 
 from ..knowledge.base import Knowledge
+from .cues import CueIndex, Headings
 from .phrases import PhraseIndex, normalize
 from .spinal import SpineReader
 
@@ -39,7 +40,8 @@ class Lexicon:
         """ ";", a newline, a full stop; not the dot of an abbreviation clinicians write before the words it
         belongs to ("6% aq. phenol", "inj. phenol", "tibial n. 3 mL")."""
         not_abbreviation = "".join(rf"(?<!\b{re.escape(a)})" for a in self.kb.sentence_abbreviations)
-        return re.compile(rf"[;\n]|{not_abbreviation}(?:(?<![0-9])\.(?![0-9])|\.(?=\s))", re.IGNORECASE)
+        # The lookahead first: the abbreviation lookbehinds then run at full stops only, not at every character.
+        return re.compile(rf"[;\n]|(?=\.){not_abbreviation}(?:(?<![0-9])\.(?![0-9])|\.(?=\s))", re.IGNORECASE)
 
     @cached_property
     def volume(self) -> re.Pattern[str]:
@@ -144,8 +146,17 @@ class Lexicon:
         return PhraseIndex((w, kind) for kind, words in self.kb.confirmation_words.items() for w in words)
 
     @cached_property
-    def negation_after(self) -> PhraseIndex:
-        return PhraseIndex((w, "negated") for w in self.kb.negation_after)
+    def cues(self) -> CueIndex:
+        """Assertion triggers, pseudo-triggers and terminators (knowledge/data/assertion.json), one pattern."""
+        return CueIndex(self.kb.assertion)
+
+    @cached_property
+    def present_anchors(self) -> PhraseIndex:
+        return PhraseIndex((w, "present") for w in self.kb.assertion.present_anchors.words)
+
+    @cached_property
+    def headings(self) -> Headings:
+        return Headings(self.kb.assertion)
 
 
 @cache

@@ -2,9 +2,10 @@
 placement confirmation, conservative care and indications.
 
 Pure functions from a string (and the knowledge base) to findings; the FHIR side lives in the facts stage. Text is
-split into sentences and clauses, normalised (phrases.normalize) and matched against knowledge-base
-phrases. A mention is not counted when it is negated ("no phenol", "without fluoroscopy", "stimulator not
-available") or uncertain ("?phenol", "possible contrast", "plan to use fluoroscopy").
+split into sentences and clauses (reading/context.py), normalised (phrases.normalize) and matched against
+knowledge-base phrases. Every mention gets an assertion status (context.py: negated, historical, hypothetical,
+family, uncertain or present); only present mentions count ("no phenol", "s/p alcohol neurolysis", "plan: RF
+ablation next visit", "?phenol" do not), except care tried before, which also counts when historical or negated.
 """
 
 from __future__ import annotations
@@ -15,63 +16,51 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from ..knowledge.base import Knowledge
+from .context import Sentence, Status, split, status_at
 from .findings import AgentMention, TextFindings
-from .lexicon import Lexicon, lexicon
+from .lexicon import lexicon
 from .muscles import chemo_sites
-from .phrases import Match, normalize
+from .phrases import Match
 from .radiofrequency import radiofrequency_reader
 
-# "1,5 mL": a decimal comma before a volume unit (before clauses are split at commas).
-_DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d{1,2}\s?(?:ml|mls|cc)\b)", re.IGNORECASE)
-_NEGATION_WINDOW = 3  # words before (and after) a mention that can negate it or make it uncertain
-_ULTRASOUND = re.compile(r"(?<![A-Za-z])US(?![A-Za-z])")
-_QUESTION = "qmark"  # "?" survives normalisation as this word, so "?phenol" reads as uncertain
 _CONTEXT_WINDOW = 5  # words either side checked against an agent's exclusions
-_WINDOW_CHARS = 120  # characters either side of a mention in which those words are looked for
+_WINDOW_CHARS = 120  # characters before a mention in which those words are looked for
 _NUMBER_REACH = 40  # characters between an agent and its concentration or volume
 RADIOFREQUENCY = frozenset({"thermal", "pulsed-rf", "radiofrequency"})
 MAX_TEXT_CHARS = 20_000  # of one field; beyond that a note is not read (and reading stays fast)
+# Care tried before counts when done, done before or written as a failure ("no relief with gabapentin"), not when
+# only planned, someone else's or in doubt ("will try PT", "mother had PT").
+_PRESENT: frozenset[Status] = frozenset({"present"})
+_CONSERVATIVE: frozenset[Status] = frozenset({"present", "historical", "negated"})
 
 
-def sentences(text: str, lex: Lexicon) -> list[str]:
-    """Normalised sentences; clause breaks (commas, colons, brackets) kept as " | " to bound negation."""
-    out = []
-    # Upper-case "US" is ultrasound, never the pronoun; say so before lower-casing loses the difference.
-    text = _ULTRASOUND.sub("ultrasound", text).replace("?", f" {_QUESTION} ")
-    text = _DECIMAL_COMMA.sub(".", text)
-    for part in lex.sentence_end.split(text):
-        clauses = [normal for clause in re.split(r"[,:()\[\]]", part) if (normal := normalize(clause))]
-        if clauses:
-            out.append(" | ".join(clauses))
-    return out
+def _context_words(normal: str, match: Match) -> set[str]:
+    """Words either side of a mention, within its clause before it (a window of characters: stays linear)."""
+    before = normal[max(0, match.start - _WINDOW_CHARS) : match.start].split()
+    if "|" in before:
+        before = before[len(before) - before[::-1].index("|") :]
+    return set(before[-_CONTEXT_WINDOW:]) | set(normal[match.end :].split()[:_CONTEXT_WINDOW])
 
 
-def _words_before(normal: str, match: Match, count: int) -> list[str]:
-    # A window of characters, not the whole prefix: a long note must stay linear in its length.
-    words = normal[max(0, match.start - _WINDOW_CHARS) : match.start].split()
-    if "|" in words:
-        words = words[len(words) - words[::-1].index("|") :]
-    return words[-count:]
+class _Statuses:
+    """The status of each match in one sentence; what is not counted is noted on the findings."""
 
+    def __init__(self, sentence: Sentence, kb: Knowledge, found: TextFindings):
+        self.sentence, self.kb, self.found = sentence, kb, found
 
-def _words_after(normal: str, match: Match, count: int) -> list[str]:
-    words = normal[match.end : match.end + _WINDOW_CHARS].split()
-    if "|" in words:
-        words = words[: words.index("|")]
-    return words[:count]
+    def of(self, match: Match) -> Status:
+        self.sentence = self.sentence.with_cues(self.kb)  # scanned once, at the sentence's first mention
+        return status_at(self.sentence, match.start, match.end, self.kb)
 
-
-def discounted(normal: str, match: Match, kb: Knowledge) -> bool:
-    """Negated or uncertain: "no contrast", "contrast not used", "?phenol", "possible phenol"."""
-    before = _words_before(normal, match, _NEGATION_WINDOW)
-    if kb.negation_before.intersection(before) or kb.uncertainty_words.intersection(before):
-        return True
-    after = " ".join(_words_after(normal, match, _NEGATION_WINDOW))
-    return _QUESTION in after.split()[:1] or bool(lexicon(kb).negation_after.find(after))
-
-
-def _kept(normal: str, matches: Iterable[Match], kb: Knowledge) -> list[Match]:
-    return [m for m in matches if not discounted(normal, m, kb)]
+    def kept(self, matches: Iterable[Match], what: str, counted: frozenset[Status] = _PRESENT) -> list[Match]:
+        out = []
+        for match in matches:
+            status = self.of(match)
+            if status in counted:
+                out.append(match)
+            else:
+                self.found.not_present.add((f"{what}:{match.key}", status))
+        return out
 
 
 @dataclass(frozen=True)
@@ -121,9 +110,10 @@ def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
     loose_volumes: list[float] = []  # volumes written in a sentence that names no agent ("3 mL injected")
     rf_words: set[str] = set()
     rf_temperatures: set[str] = set()
-    for normal in sentences(text[:MAX_TEXT_CHARS], lex):
+    for sentence in split(text[:MAX_TEXT_CHARS], kb):
+        normal, statuses = sentence.normal, _Statuses(sentence, kb, found)
         named = lex.agents.find(normal)
-        agents = _kept(normal, named, kb)
+        agents = statuses.kept(named, "agent")
         confirmations = lex.confirmation.find(normal)
         percents, volumes = _Numbers.of(normal, lex.percent), _Numbers.of(normal, lex.volume)
         if (
@@ -132,14 +122,13 @@ def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
             and not lex.blood_loss.search(normal)
             and not kb.injectates.intersection(m.key for m in confirmations)
         ):
-            loose_volumes += [value for _, _, value in volumes.found]
+            loose_volumes += [
+                value for start, end, value in volumes.found if statuses.of(Match("", start, end)) == "present"
+            ]
         agent_starts = sorted(m.start for m in agents)
         for match in agents:
             agent = kb.agents[match.key]
-            context = set(_words_before(normal, match, _CONTEXT_WINDOW)) | set(
-                normal[match.end :].split()[:_CONTEXT_WINDOW]
-            )
-            if agent.exclude & context:
+            if agent.exclude & _context_words(normal, match):
                 continue  # skin-prep alcohol, a local anaesthetic test dose, "alcohol use"...
             found.agents.append(
                 AgentMention(
@@ -150,18 +139,21 @@ def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
                     field_name,
                 )
             )
-        found.modalities |= {kb.modalities[m.key].modality for m in _kept(normal, lex.modalities.find(normal), kb)}
+        modalities = statuses.kept(lex.modalities.find(normal), "modality")
+        found.modalities |= {kb.modalities[m.key].modality for m in modalities}
         rf_words |= radiofrequency_reader(kb).words(normal)
         rf_temperatures |= radiofrequency_reader(kb).temperatures(normal)
-        found.neurolysis |= bool(_kept(normal, lex.neurolysis.find(normal), kb))
-        found.guidance |= {m.key for m in _kept(normal, lex.guidance.find(normal), kb)}
-        found.chemo_sites.extend((m.key, side) for m, side in chemo_sites(normal, lex) if not discounted(normal, m, kb))
-        found.confirmation |= {m.key for m in _kept(normal, confirmations, kb)}
-        # Conservative care is often written as a negative ("no relief with gabapentin"): no negation filter.
-        found.conservative |= {m.key for m in lex.conservative.find(normal)}
-        if kb.relief_pattern.search(normal):
+        found.neurolysis |= bool(statuses.kept(lex.neurolysis.find(normal), "procedure"))
+        found.guidance |= {m.key for m in statuses.kept(lex.guidance.find(normal), "guidance")}
+        sites = chemo_sites(normal, lex)
+        kept_sites = {id(m) for m in statuses.kept((m for m, _ in sites), "muscle")}
+        found.chemo_sites.extend((m.key, side) for m, side in sites if id(m) in kept_sites)
+        found.confirmation |= {m.key for m in statuses.kept(confirmations, "confirmation")}
+        found.conservative |= {m.key for m in statuses.kept(lex.conservative.find(normal), "care", _CONSERVATIVE)}
+        relief = kb.relief_pattern.search(normal)
+        if relief and statuses.of(Match("relief", relief.start(), relief.end())) in _CONSERVATIVE:
             found.conservative.add("relief")
-        found.indications |= {m.key for m in _kept(normal, lex.indications.find(normal), kb)}
+        found.indications |= {m.key for m in statuses.kept(lex.indications.find(normal), "indication")}
         lex.spine.read(normal, found)
     _attach_loose_volume(found, loose_volumes)
     if found.modalities & RADIOFREQUENCY:  # "lesion" or "42 C" mean nothing in a text that names no radiofrequency

@@ -35,10 +35,8 @@ GUIDANCE_WORDS = _words(*(g.words for g in KB.guidance.values()), KB.unspecified
 
 OTHER_WORDS = _words(
     KB.neurolysis_words,
-    KB.negation_before,
-    KB.negation_after,
+    *(group.words for group in KB.assertion.triggers),
     KB.confirmation_words,
-    KB.uncertainty_words,
     KB.conservative_phrases,
     KB.volume_units,
     ["no", "not", "without", "and", "with", "under", "of", "the", "s/p", "x2", "then", ",", ".", ";", "\n", "-", "/"],

@@ -370,7 +370,6 @@ def test_at_least_ninety_rows_with_the_reading_table():
     assert len(CASES) + len(TARGETS) + len(LANDMARKS) + len(SIDES) >= 90
 
 
-@pytest.mark.xfail(strict=True, reason="needs the assertion status of reading/context.py (a history sentence)")
 def test_a_historical_side_in_the_note_is_not_a_conflict():
     order = _order("Left LFCN", notes=["s/p right LFCN neurolysis 2024; today left LFCN"])
     assert _resolved(order) == ([(LFCN, "left")], [])
