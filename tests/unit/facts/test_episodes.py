@@ -59,6 +59,23 @@ DETECTION = [
         0,
         "education category",
     ),
+    (_coded(None, "CBC", ("http://loinc.org", "58410-2"), note="Pre-neurolysis labs"), 0, "LOINC lab"),
+    (
+        {
+            **_order("Left LFCN", "INR", note="before phenol neurolysis", code=None),
+            "category": [{"text": "Laboratory"}],
+        },
+        0,
+        "category in words",
+    ),
+    (
+        {
+            **_order("Left LFCN", "Gait training", note="after phenol neurolysis", code=None),
+            "category": [{"text": "Physical therapy"}],
+        },
+        0,
+        "therapy category in words",
+    ),
     # A destruction code: an episode, even with few words.
     (_coded("Left LFCN", "Neurolysis", (CPT, "64640")), 1, "64640"),
     (_coded("Left LFCN", "Proc 4471", (LOCAL, "4471"), (CPT, "64640")), 1, "local code with CPT second coding"),

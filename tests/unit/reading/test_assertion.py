@@ -283,6 +283,11 @@ SECTIONS = [
     ("Prior authorization obtained for phenol neurolysis", "phenol", "present"),
     ("Prior auth approved: L LFCN RF ablation", "rf ablation", "present"),
     ("Plan to do phenol neurolysis", "phenol", "hypothetical"),
+    # a list heading holds to the end of its sentence; a narrative one to the end of its line
+    ("FHx: MS (mother). US-guided tibial n. phenol 6% 3 mL", "phenol", "present"),
+    ("FHx: MS (mother). US-guided tibial n. phenol 6% 3 mL", "ms", "family"),
+    ("Allergies: iodine. Contrast confirmed spread", "contrast", "present"),
+    ("Hx: L LFCN phenol 2024. Alcohol 2 mL then", "alcohol", "historical"),
 ]
 
 ABBREVIATIONS = [
