@@ -23,6 +23,7 @@ from ..fhir.record import Record
 from ..knowledge.base import Knowledge
 from ..knowledge.fields import EpisodeKind, Stage, Treatment
 from ..reading.findings import AgentMention, TextFindings
+from ..reading.lexicon import lexicon
 from ..reading.phrases import normalize
 from ..reading.text import read
 from .documents import Document, MedicationOrder, directly_linked, linked_by_context
@@ -116,6 +117,8 @@ def _kind(resource: Orderable, codes: Iterable[str], kb: Knowledge) -> EpisodeKi
         words = [normalize(text) for text, _ in texts_of(concept, "category")]
         if kb.other_service_category_words.intersection(words):
             return "other-service"
+    if not kinds and any(lexicon(kb).other_services.find(normalize(t)) for t, _ in texts_of(resource.code, "code")):
+        return "other-service"  # no code we can place, and its name says a referral, a consult, therapy, a test
     return None
 
 

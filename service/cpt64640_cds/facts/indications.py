@@ -121,6 +121,11 @@ def fits(indication: Indication, nerve: Nerve | None, side: str | None, kb: Know
     return named in (None, "bilateral") or side is None or named == side
 
 
+def _names_nerve(indication: Indication, kb: Knowledge) -> bool:
+    coding = diagnosis_code(indication, kb)
+    return coding is not None and kb.diagnosis_nerves(coding.system, coding.code) is not None
+
+
 def supporting(
     reasons: tuple[Indication, ...],
     conditions: list[ConditionFact],
@@ -129,13 +134,16 @@ def supporting(
     kb: Knowledge,
 ) -> tuple[Indication, ...]:
     """The diagnoses that support this nerve and side: the resource's own ICD-10-CM reasons that fit, else the
-    patient's asserted conditions that fit. Failing both, a diagnosis placed in a group by words or a SNOMED CT
-    code (own reasons first) still shows an indication exists, but it carries no billable code (`billable`)."""
+    patient's asserted conditions that fit — those that name this nerve (meralgia for the LFCN) when there are
+    any, rather than every diagnosis of a group that fits any nerve. Failing both, a diagnosis placed in a group
+    by words or a SNOMED CT code (own reasons first) still shows an indication exists, but it carries no billable
+    code (`billable`)."""
     candidates = (reasons, tuple(c.indication for c in conditions if c.active))
-    for indications in candidates:
+    for own, indications in zip((True, False), candidates, strict=True):
         fitting = tuple(dict.fromkeys(i for i in indications if fits(i, nerve, side, kb)))
+        named = tuple(i for i in fitting if _names_nerve(i, kb))
         if fitting:
-            return fitting
+            return fitting if own or not named else named
     for indications in candidates:
         uncoded = tuple(dict.fromkeys(i for i in indications if i.group and diagnosis_code(i, kb) is None))
         if uncoded:

@@ -42,6 +42,7 @@ class Knowledge:
     other_service_categories: frozenset[tuple[str, str]]  # (system, code) of ServiceRequest categories
     other_service_systems: frozenset[str]  # code systems whose every code is another service (LOINC)
     other_service_category_words: frozenset[str]  # normalised category words that mark another service
+    other_service_words: tuple[str, ...]  # words of an order's name that name another service (referral, consult)
     fallbacks: Fallbacks
     codes: Mapping[str, Code]
     nerves: Mapping[str, Nerve]

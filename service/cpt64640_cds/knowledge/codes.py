@@ -117,6 +117,10 @@ class Services(Entry):
     ranges: Annotated[tuple[CodeRange, ...], Field(min_length=1)]
     categories: tuple[ServiceCategory, ...]
     category_words: WordList = Field(description="A category written in words only that marks another service.")
+    service_words: WordList = Field(
+        description="Words of an uncoded (or locally coded) order's name that name another service: a referral, a "
+        "consult, therapy, a test."
+    )
 
 
 class Fallbacks(Entry):

@@ -166,6 +166,7 @@ def _index(files: dict[str, Any], directory: Path) -> Knowledge:
         other_service_categories=frozenset((c.system, c.code) for c in codes.services.categories),
         other_service_systems=frozenset(codes.services.other_systems.words),
         other_service_category_words=frozenset(codes.services.category_words.words),
+        other_service_words=codes.services.service_words.words,
         fallbacks=codes.fallbacks,
         codes={c.code: c for c in codes.codes},
         nerves={n.id: n for n in nerves.nerves},

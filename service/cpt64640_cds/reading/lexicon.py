@@ -117,6 +117,10 @@ class Lexicon:
         return PhraseIndex(phrases)
 
     @cached_property
+    def other_services(self) -> PhraseIndex:
+        return PhraseIndex((word, "other-service") for word in self.kb.other_service_words)
+
+    @cached_property
     def guidance_orders(self) -> PhraseIndex:
         return PhraseIndex((word, "guidance") for word in self.kb.guidance_order_words)
 

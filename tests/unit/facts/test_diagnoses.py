@@ -125,6 +125,12 @@ ROWS: dict[str, Row] = {
     "condition recurrence": Row(
         "lateral-femoral-cutaneous", "left", (), (condition("G57.12", "recurrence"),), ("G57.12",)
     ),
+    "of two fitting conditions the one naming this nerve": Row(
+        "lateral-femoral-cutaneous", "left", (), (condition("I69.354"), condition("G57.12")), ("G57.12",)
+    ),
+    "a condition naming another nerve leaves the generic one": Row(
+        "tibial", "left", (), (condition("I69.354"), condition("G57.12")), ("I69.354",)
+    ),
     "condition relapse": Row("lateral-femoral-cutaneous", "left", (), (condition("G57.12", "relapse"),), ("G57.12",)),
     "condition resolved": Row("lateral-femoral-cutaneous", "left", (), (condition("G57.12", "resolved"),)),
     "condition inactive": Row("lateral-femoral-cutaneous", "left", (), (condition("G57.12", "inactive"),)),

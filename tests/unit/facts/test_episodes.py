@@ -76,6 +76,13 @@ DETECTION = [
         0,
         "therapy category in words",
     ),
+    (
+        _order("Left LFCN", "Referral to pain management", note="for evaluation of phenol neurolysis", code=None),
+        0,
+        "referral by name",
+    ),
+    (_order("Left LFCN", "Pain consult - neurolysis", code=None), 0, "consult by name"),
+    (_order(None, "Nerve conduction study", note="L LFCN, before alcohol neurolysis", code=None), 0, "test by name"),
     # A destruction code: an episode, even with few words.
     (_coded("Left LFCN", "Neurolysis", (CPT, "64640")), 1, "64640"),
     (_coded("Left LFCN", "Proc 4471", (LOCAL, "4471"), (CPT, "64640")), 1, "local code with CPT second coding"),

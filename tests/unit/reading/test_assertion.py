@@ -283,6 +283,8 @@ SECTIONS = [
     ("Prior authorization obtained for phenol neurolysis", "phenol", "present"),
     ("Prior auth approved: L LFCN RF ablation", "rf ablation", "present"),
     ("Plan to do phenol neurolysis", "phenol", "hypothetical"),
+    ("Pre-neurolysis labs", "neurolysis", "hypothetical"),
+    ("Referred for evaluation of phenol neurolysis", "phenol", "hypothetical"),
     # a list heading holds to the end of its sentence; a narrative one to the end of its line
     ("FHx: MS (mother). US-guided tibial n. phenol 6% 3 mL", "phenol", "present"),
     ("FHx: MS (mother). US-guided tibial n. phenol 6% 3 mL", "ms", "family"),
