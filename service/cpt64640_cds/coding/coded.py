@@ -3,17 +3,20 @@ lines of every proposal, computed once. Rules read these; none chooses a code or
 
 A proposal is what one card offers to bill the same way: all 64640 lines together; per nerve, the more specific
 code (or the codes to choose from); per code and treatment, what a non-neurolytic service should be billed as.
-An episode already coded with what its choice proposes is not proposed again.
+An episode already coded with what its choice proposes is not proposed again. Botulinum toxin is counted per
+session, not per order: the limbs of every toxin episode of one encounter (separate orders per limb, or one order
+split left and right) are counted together, so the first extremity takes the base code and the others add-ons.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from ..facts.model import Facts, NerveEpisode
 from ..knowledge.base import Knowledge
+from ..reading.muscles import SIDE_HEADING
 from .choice import Category, Choice, choose
 from .lines import Line, ModifierPolicy, chemodenervation_line, plan
 
@@ -44,17 +47,12 @@ class Proposal:
 
     category: Category
     members: tuple[CodedEpisode, ...]
+    choice: Choice  # what the card proposes for all its members
     lines: Mapping[str, tuple[Line, ...]]  # code offered -> its lines, in the order of choice.codes
 
     @property
     def episodes(self) -> list[NerveEpisode]:
         return [m.episode for m in self.members]
-
-    @property
-    def choice(self) -> Choice:
-        choice = self.members[0].choice
-        assert choice is not None  # proposals are only made of chosen episodes
-        return choice
 
 
 @dataclass(frozen=True)
@@ -84,7 +82,15 @@ def _group_key(coded: CodedEpisode, kb: Knowledge) -> tuple[object, ...] | None:
         return None
     if choice.category in ("specific", "choose"):
         return (choice.category, episode.nerve.id) if episode.nerve is not None else None
+    if choice.code is not None and kb.family(choice.code) == "chemodenervation":
+        return (choice.category, "chemodenervation", episode.encounter or episode.date)
     return (choice.category, choice.code, choice.family, episode.treatment)
+
+
+def _session_choice(members: list[CodedEpisode], kb: Knowledge) -> Choice | None:
+    """The chemodenervation of a whole session: every member's sites, each under its own episode's side."""
+    sites = tuple(site for m in members for site in ((SIDE_HEADING, m.episode.side), *m.episode.chemo_sites))
+    return choose(replace(members[0].episode, side=None, chemo_sites=sites), kb)
 
 
 def _with_code(choice: Choice, code: str) -> Choice:
@@ -94,13 +100,17 @@ def _with_code(choice: Choice, code: str) -> Choice:
 
 
 def _lines(
-    members: list[CodedEpisode], code: str, kb: Knowledge, today: date, encounter: str | None, policy: ModifierPolicy
+    members: list[CodedEpisode],
+    choice: Choice,
+    code: str,
+    kb: Knowledge,
+    today: date,
+    encounter: str | None,
+    policy: ModifierPolicy,
 ) -> tuple[Line, ...]:
-    first = members[0].choice
-    assert first is not None
     episodes = [m.episode for m in members]
     if kb.family(code) == "chemodenervation":
-        return chemodenervation_line(first, episodes, kb, today, encounter)
+        return chemodenervation_line(choice, episodes, kb, today, encounter)
     chosen = [(m.episode, _with_code(m.choice, code)) for m in members if m.choice is not None]
     return tuple(plan(chosen, kb, today, policy))
 
@@ -113,9 +123,9 @@ def code(facts: Facts, kb: Knowledge, policy: ModifierPolicy) -> CodedFacts:
         if key is not None:
             groups.setdefault(key, []).append(coded)
     proposals = []
-    for members in groups.values():
-        choice = members[0].choice
-        assert choice is not None
-        lines = {c: _lines(members, c, kb, facts.today, facts.encounter, policy) for c in choice.codes}
-        proposals.append(Proposal(choice.category, tuple(members), lines))
+    for key, members in groups.items():
+        choice = _session_choice(members, kb) if "chemodenervation" in key else members[0].choice
+        assert choice is not None  # proposals are only made of chosen episodes
+        lines = {c: _lines(members, choice, c, kb, facts.today, facts.encounter, policy) for c in choice.codes}
+        proposals.append(Proposal(choice.category, tuple(members), choice, lines))
     return CodedFacts(facts, episodes, tuple(proposals))

@@ -56,3 +56,36 @@ def test_coding_is_a_pure_function_of_the_facts():
     record = facts(episode(), episode(nerve="obturator", source="ServiceRequest/sr-2"))
     policy = inputs(record).policy
     assert code(record, KB, policy) == code(record, KB, policy)
+
+
+def _toxin(source: str, side: str | None, *muscles: str):
+    return episode(
+        nerve=None,
+        nerve_text=None,
+        side=side,
+        agent="onabotulinumtoxina",
+        volume_ml=None,
+        concentration_pct=None,
+        source=source,
+        chemo_sites=[(m, None) for m in muscles],
+    )
+
+
+def test_toxin_orders_of_one_session_are_counted_together():
+    """An arm order and a leg order signed together: one base code and the add-on, not two base codes."""
+    coded = _coded(
+        _toxin("ServiceRequest/arm", "left", "biceps-brachii", "brachialis"),
+        _toxin("ServiceRequest/leg", "left", "soleus", "tibialis-posterior", "flexor-digitorum-longus"),
+    )
+    [proposal] = coded.proposals_of("not-neurolytic")
+    assert [(line.code, line.units) for line in proposal.lines[proposal.choice.code]] == [("64642", 1), ("64643", 1)]
+    assert set(proposal.lines[proposal.choice.code][0].services) == {"ServiceRequest/arm", "ServiceRequest/leg"}
+
+
+def test_one_toxin_order_split_left_and_right_counts_both_limbs():
+    coded = _coded(
+        _toxin("ServiceRequest/both", "right", "gastrocnemius", "soleus"),
+        _toxin("ServiceRequest/both", "left", "gastrocnemius", "soleus"),
+    )
+    [proposal] = coded.proposals_of("not-neurolytic")
+    assert [line.code for line in proposal.lines[proposal.choice.code]] == ["64642", "64643"]
