@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/hook_latency.py                      # in-process (the app without HTTP)
     .venv/bin/python benchmarks/hook_latency.py --url http://127.0.0.1:8080 --rounds 5
+    .venv/bin/python benchmarks/hook_latency.py fhir-fixtures/scenarios/realistic     # some scenarios only
 
 Numbers are recorded in docs/performance.md; this is a measurement, not a test (nothing fails on speed).
 """
@@ -25,6 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url")
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("paths", nargs="*", type=Path, default=[ROOT / "fhir-fixtures" / "scenarios"])
     args = parser.parse_args()
     target = (
         OverHttp(args.url)
@@ -33,7 +35,7 @@ def main() -> None:
     )
     services = {s["hook"]: s for s in target.discover()}
     calls = []
-    for scenario in discover([ROOT / "fhir-fixtures" / "scenarios"]):
+    for scenario in discover(args.paths):
         service = services[scenario.request["hook"]]
         body = dict(scenario.request)
         body["prefetch"] = answer_prefetch(service["prefetch"], body["context"], FixtureStore(scenario.resources))
