@@ -100,6 +100,13 @@ def _treatment(found: TextFindings, doses: Iterable[Dose]) -> Treatment | None:
     return None
 
 
+def _linked_treatment(gathered: _Gathered) -> Treatment | None:
+    """What linked documentation says was done, but never a block on its own: a local anaesthetic in a note or
+    a medication order is as often the skin wheal or test dose of a neurolysis as a block."""
+    treatment = _treatment(gathered.found, gathered.doses)
+    return None if treatment == "block" else treatment
+
+
 def _kind(resource: Orderable, codes: Iterable[str], kb: Knowledge) -> EpisodeKind | None:
     """What the resource's own codes say it is; None when it carries no code the knowledge base can place."""
     kinds = {kind for code in codes if (kind := kb.episode_kind(code)) is not None}
@@ -227,7 +234,7 @@ def episodes_of(resource: Orderable, stage: Stage, ctx: EpisodeContext) -> list[
             around.add(document.reference, document.found)
     # What was done comes from the closest documentation that says it; the code alone comes last, and a
     # procedure code that names the modality (SNOMED CT radiofrequency ablation) settles a bare "RF".
-    treatment = own_treatment or _treatment(direct.found, direct.doses) or _treatment(around.found, around.doses)
+    treatment = own_treatment or _linked_treatment(direct) or _linked_treatment(around)
     coded = next(iter(sorted(snomed_modalities)), None) or kb.treatment_of(frozenset(codes))
     if treatment is None or (treatment == "radiofrequency" and coded in ("thermal", "pulsed-rf")):
         treatment = coded or treatment

@@ -209,6 +209,13 @@ def test_a_note_of_the_encounter_counts_when_closer_documentation_is_silent():
     assert (episode.treatment, episode.guidance) == ("chemical", frozenset({"ultrasound"}))
 
 
+def test_a_local_anaesthetic_in_linked_documentation_never_makes_a_neurolysis_order_a_block():
+    """Lidocaine beside a neurolysis order is as often the skin wheal as a block: only the order's own words say so."""
+    order = _order("Left LFCN", "Neurolysis")
+    [episode] = _facts(order, _medication("Lidocaine 1% injection, 5 mL")).episodes
+    assert episode.treatment is None  # documentation-incomplete asks for the agent; no 64450 is proposed
+
+
 def test_a_linked_note_never_turns_another_service_into_an_episode():
     order = _coded("Left LFCN", "Gait training", (CPT, "97116"))
     note = _note("6% phenol 3 mL to the left LFCN today.", related="ServiceRequest/sr")
