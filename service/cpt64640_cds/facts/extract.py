@@ -42,8 +42,8 @@ def extract(record: Record, kb: Knowledge, today: date) -> Facts:
     )
     procedure_orders = []
     for order in record.draft_orders:
-        if order.status in SKIPPED_ORDER_STATUSES:
-            continue
+        if order.status in SKIPPED_ORDER_STATUSES or order.doNotPerform:
+            continue  # a "do not perform" order forbids the service: nothing is billed for it
         service = guidance_service(order, "order", encounter, kb)
         em = em_service(order, "order", kb)
         if service is not None:

@@ -83,6 +83,11 @@ DETECTION = [
     ),
     (_order("Left LFCN", "Pain consult - neurolysis", code=None), 0, "consult by name"),
     (_order(None, "Nerve conduction study", note="L LFCN, before alcohol neurolysis", code=None), 0, "test by name"),
+    (
+        {**_coded("Left LFCN", "Neurolysis", (CPT, "64640"), note="6% phenol 3 mL"), "doNotPerform": True},
+        0,
+        "do not perform",
+    ),
     # A destruction code: an episode, even with few words.
     (_coded("Left LFCN", "Neurolysis", (CPT, "64640")), 1, "64640"),
     (_coded("Left LFCN", "Proc 4471", (LOCAL, "4471"), (CPT, "64640")), 1, "local code with CPT second coding"),
