@@ -38,22 +38,28 @@ _LOOK_ALIKE_TREATMENTS = frozenset({"chemical", "thermal", "pulsed-rf", "radiofr
 Orderable = ServiceRequest | Procedure
 
 
-def _reading(resource: Orderable, kb: Knowledge) -> TextFindings:
-    """Everything the resource's own words and codes say about agents, modality, guidance and levels."""
-    found = TextFindings()
-    sources: list[tuple[str, str]] = []
+def _reading(resource: Orderable, kb: Knowledge) -> tuple[TextFindings, TextFindings]:
+    """What the resource's own words and codes say about agents, modality, guidance and levels: all of it, and
+    its narrative alone (order details, notes, instructions — not the name of the procedure)."""
+    names: list[tuple[str, str]] = []
+    narrative: list[tuple[str, str]] = []
     for name in ("code", "orderDetail", "usedCode", "bodySite"):
         for concept, path in concepts(resource, name):
-            sources.extend(texts_of(concept, path))
+            (narrative if name == "orderDetail" else names).extend(texts_of(concept, path))
     for i, note in enumerate(resource.note or []):
         if note.text:
-            sources.append((note.text, f"note[{i}].text"))
+            narrative.append((note.text, f"note[{i}].text"))
     if isinstance(resource, ServiceRequest) and resource.patientInstruction:
-        sources.append((resource.patientInstruction, "patientInstruction"))
-    for text, path in sources:
+        narrative.append((resource.patientInstruction, "patientInstruction"))
+    told = TextFindings()
+    for text, path in narrative:
+        told.merge(read(text, path, kb))
+    found = TextFindings()
+    for text, path in names:
         found.merge(read(text, path, kb))
+    found.merge(told)
     found.agents.extend(_coded_agents(resource, kb))
-    return found
+    return found, told
 
 
 def _coded_agents(resource: Orderable, kb: Knowledge) -> Iterator[AgentMention]:
@@ -98,6 +104,16 @@ def _treatment(found: TextFindings, doses: Iterable[Dose]) -> Treatment | None:
     if classes & {"local-anaesthetic", "steroid"}:
         return "block"
     return None
+
+
+def _called_off(told: TextFindings) -> bool:
+    """The resource's narrative negates the neurolysis (or its agent, or its modality) and asserts none of it:
+    "phenol neurolysis not performed", "patient declined phenol" (whatever the procedure's name says)."""
+    negated = any(
+        status == "negated" and what.split(":")[0] in ("procedure", "agent", "modality")
+        for what, status in told.not_present
+    )
+    return negated and not told.neurolysis and not told.modalities and not told.agents
 
 
 def _linked_treatment(gathered: _Gathered) -> Treatment | None:
@@ -164,10 +180,11 @@ class _Gathered:
             self.evidence.append(Evidence(reference, tuple(sorted(found.fields | {a.field for a in found.agents}))))
 
 
-def _own(resource: Orderable, stage: Stage, reference: str, ctx: EpisodeContext) -> _Gathered:
-    """The resource's own words and codes, and medications structurally part of it (partOf, basedOn)."""
+def _own(resource: Orderable, stage: Stage, reference: str, ctx: EpisodeContext) -> tuple[_Gathered, TextFindings]:
+    """The resource's own words and codes, and medications structurally part of it (partOf, basedOn); and what
+    its narrative alone says."""
     own = _Gathered.empty()
-    found = _reading(resource, ctx.kb)
+    found, told = _reading(resource, ctx.kb)
     own.found.merge(found)
     own.doses += [Dose(a.agent, a.klass, a.concentration_pct, a.volume_ml, reference, a.field) for a in found.agents]
     if stage == "performed":
@@ -176,7 +193,7 @@ def _own(resource: Orderable, stage: Stage, reference: str, ctx: EpisodeContext)
     for order in ctx.medication_orders:
         if reference in order.based_on:
             own.add(order.reference, order.found)
-    return own
+    return own, told
 
 
 def _linked(references: frozenset[str], stage: Stage, ctx: EpisodeContext) -> _Gathered:
@@ -208,7 +225,10 @@ def episodes_of(resource: Orderable, stage: Stage, ctx: EpisodeContext) -> list[
     if kind == "other-service":
         return []  # its words are context only
     reference = reference_to(resource)
-    own = _own(resource, stage, reference, ctx)
+    own, told = _own(resource, stage, reference, ctx)
+    given = any(d.source != reference or d.field.startswith("usedCode") for d in own.doses)
+    if _called_off(told) and not given:
+        return []  # "neurolysis not performed", "patient declined phenol": its own words withdraw what its code says
     own_treatment = _treatment(own.found, own.doses)
     claims = (
         any(family.claims_destruction for code in codes if (family := kb.family_of(code)))

@@ -93,6 +93,23 @@ DETECTION = [
     (_coded("Left LFCN", "Proc 4471", (LOCAL, "4471"), (CPT, "64640")), 1, "local code with CPT second coding"),
     (_coded("Left genicular nerves", "Cryo", (CPT, "0441T")), 1, "cryoablation code"),
     (_coded("Left LFCN", "RFA", (SCT, "879916008")), 1, "SNOMED RF ablation"),
+    # Its own words withdraw what its code says; a block done instead is still an episode (not-neurolytic).
+    (
+        _coded("Left LFCN", "Neurolysis", (CPT, "64640"), note="Phenol neurolysis not performed, anxiety"),
+        0,
+        "called off",
+    ),
+    (_coded("Left LFCN", "Neurolysis", (CPT, "64640"), note="Patient declined phenol"), 0, "declined"),
+    (
+        _coded("Left LFCN", "Neurolysis", (CPT, "64640"), note="Declined neurolysis; lidocaine 1% 5 mL block today"),
+        1,
+        "declined, block instead",
+    ),
+    (
+        _coded("Left LFCN", "Neurolysis", (CPT, "64640"), note="No complications. 6% phenol 3 mL"),
+        1,
+        "negation elsewhere",
+    ),
     # Look-alike, local or no code: the resource's own words decide, present tense only.
     (_coded("Left LFCN", "LFCN block", (CPT, "64450"), note="lidocaine 1% 3 mL"), 0, "block coded as block"),
     (_coded("Left LFCN", "LFCN block", (CPT, "64450"), note="6% phenol 3 mL"), 1, "block code, phenol now"),
