@@ -108,8 +108,7 @@ def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
     found = TextFindings()
     lex = lexicon(kb)
     loose_volumes: list[float] = []  # volumes written in a sentence that names no agent ("3 mL injected")
-    rf_words: set[str] = set()
-    rf_temperatures: set[str] = set()
+    normals: list[str] = []  # read again for radiofrequency settings only when the text names radiofrequency
     for sentence in split(text[:MAX_TEXT_CHARS], kb):
         normal, statuses = sentence.normal, _Statuses(sentence, kb, found)
         named = lex.agents.find(normal)
@@ -141,8 +140,7 @@ def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
             )
         modalities = statuses.kept(lex.modalities.find(normal), "modality")
         found.modalities |= {kb.modalities[m.key].modality for m in modalities}
-        rf_words |= radiofrequency_reader(kb).words(normal)
-        rf_temperatures |= radiofrequency_reader(kb).temperatures(normal)
+        normals.append(normal)
         found.neurolysis |= bool(statuses.kept(lex.neurolysis.find(normal), "procedure"))
         found.guidance |= {m.key for m in statuses.kept(lex.guidance.find(normal), "guidance")}
         sites = chemo_sites(normal, lex)
@@ -156,8 +154,10 @@ def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
         found.indications |= {m.key for m in statuses.kept(lex.indications.find(normal), "indication")}
         lex.spine.read(normal, found)
     _attach_loose_volume(found, loose_volumes)
-    if found.modalities & RADIOFREQUENCY:  # "lesion" or "42 C" mean nothing in a text that names no radiofrequency
-        found.rf_words, found.rf_temperatures = rf_words, rf_temperatures
+    if found.modalities & RADIOFREQUENCY:  # "lesioning" or "42 C" mean nothing in a text that names no radiofrequency
+        rf = radiofrequency_reader(kb)
+        found.rf_words = {kind for normal in normals for kind in rf.words(normal)}
+        found.rf_temperatures = {kind for normal in normals for kind in rf.temperatures(normal)}
     facts = (found.agents, found.modalities, found.neurolysis, found.guidance, found.joints, found.levels)
     if any(facts) or found.confirmation or found.conservative or found.indications:
         found.fields.add(field_name)
