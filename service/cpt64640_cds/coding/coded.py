@@ -124,7 +124,8 @@ def code(facts: Facts, kb: Knowledge, policy: ModifierPolicy) -> CodedFacts:
             groups.setdefault(key, []).append(coded)
     proposals = []
     for key, members in groups.items():
-        choice = _session_choice(members, kb) if "chemodenervation" in key else members[0].choice
+        session = "chemodenervation" in key and len(members) > 1
+        choice = _session_choice(members, kb) if session else members[0].choice
         assert choice is not None  # proposals are only made of chosen episodes
         lines = {c: _lines(members, choice, c, kb, facts.today, facts.encounter, policy) for c in choice.codes}
         proposals.append(Proposal(choice.category, tuple(members), choice, lines))
