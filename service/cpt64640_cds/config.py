@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 class ConfigError(ValueError):
@@ -28,7 +29,8 @@ class Settings:
     fhir_connect_timeout_ms: int = 500
     fhir_read_timeout_ms: int = 1500
     fhir_max_pages: int = 5
-    fhir_max_response_bytes: int = 8 * 1024 * 1024
+    fhir_max_call_bytes: int = 8 * 1024 * 1024  # one budget for every FHIR response of a call, all keys and pages
+    fhir_fetch_threads: int = 16  # per worker, shared by every call: stragglers are cut at each call's deadline
     max_body_bytes: int = 5 * 1024 * 1024
     cors_origins: tuple[str, ...] = ("*",)
     # Modifier policy: the "distinct service" modifier put on the 2nd+ line with the same code and side,
@@ -39,8 +41,18 @@ class Settings:
     auth: str = "required"
     trusted_issuers: str = ""  # path to the trusted-issuers JSON file (docs/security.md)
     sandbox_issuer: bool = False  # trust the public CDS Hooks sandbox key: its private key is public, never prod
-    public_base_url: str = ""  # the base URL clients call (for the JWT audience) when behind a proxy
-    replay_store: str = "memory"  # where seen JWT ids are kept: memory (per worker) or database (shared)
+    # The base URL(s) clients call: the JWT audience is one of them + the path, never the request's Host.
+    public_base_urls: tuple[str, ...] = ()
+    # When the shared replay store (the database) fails: "closed" answers 503, "open" falls back to a
+    # per-worker memory cache and logs it.
+    replay_outage: str = "closed"
+    # Who sits in front: "auto" starts nginx as a buffering front when it is installed, "nginx" insists,
+    # "none" serves gunicorn directly (a buffering proxy must then be provided: docs/reliability.md).
+    front: str = "auto"
+    forwarded_allow_ips: tuple[str, ...] = ()  # proxies whose X-Forwarded-* headers gunicorn believes
+    max_requests: int = 2000  # a worker is recycled after this many requests (with jitter), bounding its memory
+    database_timeout_ms: int = 1000  # connect, statement and pool wait of the store
+    max_feedback_items: int = 1000  # per feedback POST
     # Where we may send the client's token: FHIR server URL prefixes. Empty: loopback in development mode,
     # nothing (prefetch only) when authentication is required.
     fhir_allowlist: tuple[str, ...] = ()
@@ -72,17 +84,31 @@ class Settings:
                 "CDS_AUTH=required needs CDS_TRUSTED_ISSUERS (a trusted-issuers JSON file); "
                 "for local development set CDS_AUTH=off"
             )
-        if self.replay_store not in ("memory", "database"):
-            raise ConfigError("CDS_REPLAY_STORE must be memory or database")
+        if self.auth == "required" and not self.public_base_urls:
+            raise ConfigError(
+                "CDS_AUTH=required needs CDS_PUBLIC_BASE_URL (the base URL, or comma-separated URLs, clients call): "
+                "the JWT audience is never taken from the request's Host header"
+            )
+        for base in self.public_base_urls:
+            parts = urlsplit(base)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+                raise ConfigError(f"CDS_PUBLIC_BASE_URL: {base!r} must be an http(s) base URL")
+        if self.replay_outage not in ("closed", "open"):
+            raise ConfigError("CDS_REPLAY_OUTAGE must be closed or open")
+        if self.front not in ("auto", "nginx", "none"):
+            raise ConfigError("CDS_FRONT must be auto, nginx or none")
         if not self.development:
             for prefix in self.fhir_allowlist:
                 if not prefix.startswith("https://"):
                     raise ConfigError(f"CDS_FHIR_ALLOWLIST: {prefix!r} must be https outside development mode")
         if self.distinct_modifier not in ("59", "XS"):
             raise ConfigError("CDS_DISTINCT_MODIFIER must be 59 or XS")
-        for name in ("request_deadline_ms", "fhir_connect_timeout_ms", "fhir_read_timeout_ms"):
+        for name in ("request_deadline_ms", "fhir_connect_timeout_ms", "fhir_read_timeout_ms", "database_timeout_ms"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{_ENV_NAMES[name]} must be a positive number of milliseconds")
+        for name in ("fhir_max_call_bytes", "fhir_fetch_threads", "max_requests", "max_feedback_items"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{_ENV_NAMES[name]} must be at least 1")
         if self.fhir_max_pages < 1:
             raise ConfigError("CDS_FHIR_MAX_PAGES must be at least 1")
         if not self.cors_origins:
@@ -99,7 +125,8 @@ _ENV_NAMES = {
     "fhir_connect_timeout_ms": "CDS_FHIR_CONNECT_TIMEOUT_MS",
     "fhir_read_timeout_ms": "CDS_FHIR_READ_TIMEOUT_MS",
     "fhir_max_pages": "CDS_FHIR_MAX_PAGES",
-    "fhir_max_response_bytes": "CDS_FHIR_MAX_RESPONSE_BYTES",
+    "fhir_max_call_bytes": "CDS_FHIR_MAX_CALL_BYTES",
+    "fhir_fetch_threads": "CDS_FHIR_FETCH_THREADS",
     "max_body_bytes": "CDS_MAX_BODY_BYTES",
     "cors_origins": "CDS_CORS_ORIGINS",
     "distinct_modifier": "CDS_DISTINCT_MODIFIER",
@@ -107,8 +134,13 @@ _ENV_NAMES = {
     "auth": "CDS_AUTH",
     "trusted_issuers": "CDS_TRUSTED_ISSUERS",
     "sandbox_issuer": "CDS_SANDBOX_ISSUER",
-    "public_base_url": "CDS_PUBLIC_BASE_URL",
-    "replay_store": "CDS_REPLAY_STORE",
+    "public_base_urls": "CDS_PUBLIC_BASE_URL",
+    "replay_outage": "CDS_REPLAY_OUTAGE",
+    "front": "CDS_FRONT",
+    "forwarded_allow_ips": "CDS_FORWARDED_ALLOW_IPS",
+    "max_requests": "CDS_MAX_REQUESTS",
+    "database_timeout_ms": "CDS_DATABASE_TIMEOUT_MS",
+    "max_feedback_items": "CDS_MAX_FEEDBACK_ITEMS",
     "fhir_allowlist": "CDS_FHIR_ALLOWLIST",
     "max_prefetch_resources": "CDS_MAX_PREFETCH_RESOURCES",
     "max_json_depth": "CDS_MAX_JSON_DEPTH",

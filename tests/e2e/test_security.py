@@ -55,7 +55,6 @@ def secured(tmp_path_factory, signing_key, fhir_server):
         CDS_AUTH="required",
         CDS_TRUSTED_ISSUERS=str(folder / "issuers.json"),
         CDS_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
-        CDS_REPLAY_STORE="database",
         CDS_FHIR_ALLOWLIST="https://fhir.example.org",
     )
     yield server
@@ -148,13 +147,27 @@ def test_required_authentication_without_trusted_issuers_refuses_to_start():
 
 
 def test_sandbox_issuer_is_trusted_only_when_asked(tmp_path):
-    app = create_app({"auth": "required", "sandbox_issuer": True, "database_url": f"sqlite:///{tmp_path / 'db'}"})
+    app = create_app(
+        {
+            "auth": "required",
+            "sandbox_issuer": True,
+            "public_base_urls": ("https://cds.example.org",),
+            "database_url": f"sqlite:///{tmp_path / 'db'}",
+        }
+    )
     assert "https://sandbox.cds-hooks.org" in app.extensions["cpt64640"].authenticator.issuers
 
 
 def test_https_required_for_the_allowlist_outside_development():
     with pytest.raises(ConfigError, match="https"):
-        create_app({"auth": "required", "sandbox_issuer": True, "fhir_allowlist": ("http://fhir.example.org",)})
+        create_app(
+            {
+                "auth": "required",
+                "sandbox_issuer": True,
+                "public_base_urls": ("https://cds.example.org",),
+                "fhir_allowlist": ("http://fhir.example.org",),
+            }
+        )
 
 
 def test_logs_carry_neither_tokens_nor_patient_data(secured, signing_key):
@@ -223,7 +236,7 @@ def test_operation_outcome_from_the_fhir_server_is_412(service, start_fhir_serve
 
 
 def test_enormous_fhir_response_is_cut_off(tmp_path, start_fhir_server):
-    small = start_service(tmp_path, CDS_FHIR_MAX_RESPONSE_BYTES="2000")
+    small = start_service(tmp_path, CDS_FHIR_MAX_CALL_BYTES="2000")
     try:
         server = start_fhir_server()
         response = post_hook(small.base_url, SIGN, _fetching(server.base_url))

@@ -1,8 +1,13 @@
-"""JWT ids already seen, so a captured token cannot be sent twice."""
+"""JWT ids already seen, so a captured token cannot be sent twice.
+
+The service keeps them in its database (`SharedReplayCache` over the store), so a replay is caught whichever
+worker, or whichever instance sharing a PostgreSQL database, it reaches. `MemoryReplayCache` is per process:
+the fallback of the "open" outage policy, and the default of a bare `Authenticator` in tests."""
 
 from __future__ import annotations
 
 import heapq
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -15,11 +20,15 @@ class ReplayCache(Protocol):
         ...
 
 
+class ReplayStoreUnavailable(Exception):
+    """The shared replay store failed and the policy is to fail closed: the call is answered 503."""
+
+
 class MemoryReplayCache:
     """Thread-safe, per-process replay cache. Entries leave once their token could no longer be accepted.
 
-    With several worker processes a replay that lands on another worker is not caught; use a shared store
-    (same `seen` protocol) where that matters.
+    With several worker processes a replay that lands on another worker is not caught: the service uses
+    `SharedReplayCache`; this one is its per-worker fallback.
     """
 
     def __init__(self, clock: Callable[[], float] = time.time):
@@ -46,3 +55,27 @@ class MemoryReplayCache:
         while self._heap and self._heap[0][0] <= now:
             _, iss, jti = heapq.heappop(self._heap)
             self._expiry.pop((iss, jti), None)
+
+
+class SharedReplayCache:
+    """The store's replay table, with a policy for when the store fails (CDS_REPLAY_OUTAGE):
+    "closed" raises `ReplayStoreUnavailable` (the web layer answers 503 with Retry-After); "open" keeps
+    checking in this worker's memory and logs each fallback, trading cross-worker replay protection for
+    availability."""
+
+    def __init__(self, store: ReplayCache, policy: str, logger: logging.Logger, clock: Callable[[], float] = time.time):
+        self._store = store
+        self._policy = policy
+        self._logger = logger
+        self._fallback = MemoryReplayCache(clock)
+
+    def seen(self, jti: str, iss: str, expires_at: float) -> bool:
+        try:
+            return self._store.seen(jti, iss, expires_at)
+        except Exception as exc:  # any store failure: a database driver error, a timeout, a lost connection
+            self._logger.error(
+                "replay-store-failed", extra={"fields": {"policy": self._policy, "error": type(exc).__name__}}
+            )
+            if self._policy == "closed":
+                raise ReplayStoreUnavailable() from None
+            return self._fallback.seen(jti, iss, expires_at)

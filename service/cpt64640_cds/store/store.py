@@ -1,5 +1,5 @@
 """Storage through SQLAlchemy: the cards we issued (so feedback knows its rule), the feedback itself, and
-the JWT ids already seen when the replay cache is shared (CDS_REPLAY_STORE=database).
+the JWT ids already seen (the replay cache every worker shares).
 
 SQLite (WAL) by default, PostgreSQL through DATABASE_URL. Nothing patient-related is stored: a card row
 holds its uuid, service, rule and hook instance; a feedback row holds what the client sent about a card.

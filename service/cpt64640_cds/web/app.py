@@ -23,7 +23,7 @@ from ..protocol.prefetch.allowlist import FhirAllowlist
 from ..protocol.services import all_services
 from ..security.authenticator import Authenticator
 from ..security.issuers import load_trusted_issuers, sandbox_preset
-from ..security.replay_cache import MemoryReplayCache
+from ..security.replay_cache import SharedReplayCache
 from ..store.store import Store
 from .environment import EXTENSION, Environment
 from .http import api_error, cors, http_error, unexpected_error
@@ -72,5 +72,4 @@ def _authenticator(settings: Settings, store: Store, logger: logging.Logger) -> 
     if settings.sandbox_issuer:
         event(logger, "sandbox-issuer-trusted", logging.WARNING, note="its private key is public: never in production")
         issuers.update(sandbox_preset())
-    cache = store if settings.replay_store == "database" else MemoryReplayCache()
-    return Authenticator(issuers, replay_cache=cache)
+    return Authenticator(issuers, replay_cache=SharedReplayCache(store, settings.replay_outage, logger))

@@ -19,6 +19,7 @@ from ..protocol import contract
 from ..protocol.declarations import CdsService
 from ..protocol.prefetch.deadline import Deadline
 from ..security.authenticator import AuthError
+from ..security.replay_cache import ReplayStoreUnavailable
 from . import metrics, openapi
 from .environment import Environment, env
 from .http import OPEN_PATHS, error_response, json_response, read_json, route_label
@@ -32,15 +33,22 @@ def _authenticate() -> Response | None:
     environment = env()
     if request.method == "OPTIONS" or request.path in OPEN_PATHS or environment.authenticator is None:
         return None
-    base = environment.settings.public_base_url.rstrip("/") or request.host_url.rstrip("/")
+    # The audience is a configured base URL + the path, never built from the client's Host header.
+    audiences = [base.rstrip("/") + request.path for base in environment.settings.public_base_urls]
     try:
-        g.claims = environment.authenticator.verify(request.headers.get("Authorization"), base + request.path)
+        g.claims = environment.authenticator.verify(request.headers.get("Authorization"), audiences)
     except AuthError as exc:
         # The reason goes to the log and metrics only; the caller learns nothing (CDS Hooks best practice).
         metrics.AUTH_FAILURES.labels(exc.reason).inc()
         event(environment.logger, "auth-failed", logging.WARNING, reason=exc.reason, path=route_label())
         response = error_response(401, [Issue("login", "authentication required")])
         response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    except ReplayStoreUnavailable:
+        # CDS_REPLAY_OUTAGE=closed: without the shared store a replay could not be told apart (docs/security.md).
+        metrics.AUTH_FAILURES.labels("replay-store-unavailable").inc()
+        response = error_response(503, [Issue("transient", "service temporarily unavailable; retry shortly")])
+        response.headers["Retry-After"] = "5"
         return response
     return None
 

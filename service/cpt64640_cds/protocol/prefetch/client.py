@@ -83,7 +83,7 @@ class FhirClient:
         return status, data
 
     def _read(self, response: requests.Response) -> bytes:
-        limit = self._settings.fhir_max_response_bytes
+        limit = self._settings.fhir_max_call_bytes
         chunks: list[bytes] = []
         size = 0
         for chunk in response.iter_content(chunk_size=64 * 1024):
