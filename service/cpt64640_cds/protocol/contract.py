@@ -6,6 +6,7 @@ integrator reads in the repository are exactly the ones enforced at run time.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterable
@@ -37,6 +38,7 @@ class SchemaSet:
             (schema_id, Resource.from_contents(schema)) for schema_id, schema in self._schemas.items()
         )
         self._validators: dict[str, Draft202012Validator] = {}
+        self.names = frozenset(_property_names(self._schemas.values()))
 
     def validator(self, name: str) -> Draft202012Validator:
         if name not in self._validators:
@@ -49,6 +51,37 @@ class SchemaSet:
 
     def issues(self, name: str, instance: Any) -> list[Issue]:
         return issues_for(self.validator(name), instance)
+
+
+def _property_names(node: Any) -> Iterable[str]:
+    """Every property name the schemas declare: the words a field path may use in a log."""
+    if isinstance(node, dict):
+        for keyword, value in node.items():
+            if keyword in ("properties", "required", "dependentRequired"):
+                yield from (value if isinstance(value, list) else value.keys())
+            yield from _property_names(value)
+    elif isinstance(node, list | type({}.values())):
+        for item in node:
+            yield from _property_names(item)
+
+
+_SEGMENT = re.compile(r"\[(\d{1,6})\]|([^.\[\]]+)")
+
+
+def loggable(expression: str) -> str:
+    """A field path with every name the contract does not declare replaced by `*`: a path may carry names
+    the client chose (an unknown prefetch key, say), and those never reach the log."""
+    if expression == "(body)":
+        return expression
+    names = hooks().names
+    out = ""
+    for match in _SEGMENT.finditer(expression):
+        index, name = match.groups()
+        if index is not None:
+            out += f"[{index}]"
+        else:
+            out += ("." if out else "") + (name if name in names else "*")
+    return out
 
 
 @cache
@@ -70,7 +103,9 @@ _MISSING = re.compile(r"^'([^']+)' is a (?:required property|dependency of)")
 def issues_for(validator: Draft202012Validator, instance: Any) -> list[Issue]:
     found: list[Issue] = []
     seen: set[str] = set()
-    for error in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))):
+    # Errors are taken lazily and only the first few hundred sorted: a hostile body can hold millions.
+    first = itertools.islice(validator.iter_errors(instance), MAX_ISSUES * 10)
+    for error in sorted(first, key=lambda e: list(map(str, e.absolute_path))):
         # anyOf/oneOf hide the useful cause in their context; best_match picks the most specific one.
         leaf = best_match([error]) if error.context else error
         path = list(leaf.absolute_path)

@@ -5,8 +5,10 @@ The client sends `Authorization: Bearer <jwt>`, signed with its private key. We 
   public key is the classic algorithm-confusion forgery);
 - `iss` is configured; the unverified payload is read only to pick that issuer's keys, nothing else is
   believed before the signature checks out;
-- `kid` names one of the issuer's keys: inline, or from its configured JWKS URLs (cached per URL, refetched
-  for an unknown `kid` at most once per refresh interval, so junk kids cannot hammer the JWKS server);
+- `kid` names one of the issuer's keys: inline, or from its configured JWKS URLs (cached per URL; an unknown
+  `kid` refetches promptly after a successful fetch, at most once per `min_refetch_seconds`, and only once
+  per `refresh_interval_seconds` after a failed one, so junk kids cannot hammer the JWKS server; a request
+  never waits for another's fetch: while one runs, the others answer from the keys already cached);
 - a `jku` header is honoured only when it is one of the issuer's configured URLs; an attacker's `jku`
   would otherwise hand us the attacker's key, so an unlisted one is rejected and never fetched;
 - `aud` contains the exact URL being called, `exp`/`iat` hold (with leeway) and the lifetime is at most an
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -71,6 +74,7 @@ class Authenticator:
         fetch: Callable[[str], Mapping[str, Any]] = fetch_jwks,
         clock: Callable[[], float] = time.time,
         refresh_interval_seconds: float = 60,
+        min_refetch_seconds: float = 5,
     ):
         for iss, issuer in issuers.items():
             issuer.check(iss)
@@ -81,6 +85,7 @@ class Authenticator:
         self._replay = replay_cache if replay_cache is not None else MemoryReplayCache(clock)
         self._fetch = fetch
         self._refresh_interval = refresh_interval_seconds
+        self._min_refetch = min_refetch_seconds
         self._inline = {
             iss: {key["kid"]: dict(key) for key in (issuer.jwks or {}).get("keys", [])}
             for iss, issuer in self._issuers.items()
@@ -181,22 +186,40 @@ class Authenticator:
             cached = self._remote[url].keys.get(kid)
             if cached is not None:
                 return cached
-        failed = False
+        reason = "unknown-key"
         for url in urls:
             remote = self._remote[url]
-            self._refresh(remote)
-            failed = failed or remote.failed
+            if not self._refresh(remote):
+                reason = "jwks-pending"  # another request is fetching these keys; we don't wait for it
+            elif remote.failed:
+                reason = "jwks-unavailable"
             fresh = remote.keys.get(kid)
             if fresh is not None:
                 return fresh
-        raise AuthError("jwks-unavailable" if failed else "unknown-key")
+        raise AuthError(reason)
 
-    def _refresh(self, remote: RemoteJwks) -> None:
-        """Fetch the URL's keys unless that was tried within the refresh interval (first use always fetches)."""
-        with remote.lock:
+    def warm(self) -> None:
+        """Fetch every configured JWKS URL once in the background, so the first calls find the keys cached.
+        A failure here does not start the retry interval: the first real call tries again."""
+
+        def fetch(remote: RemoteJwks) -> None:
+            if self._refresh(remote) and remote.failed:
+                remote.attempted_at = None
+
+        for remote in self._remote.values():
+            threading.Thread(target=fetch, args=(remote,), name="jwks-warm", daemon=True).start()
+
+    def _refresh(self, remote: RemoteJwks) -> bool:
+        """Fetch the URL's keys unless that was tried too recently: within `min_refetch_seconds` of a
+        successful fetch, or `refresh_interval_seconds` of a failed one (first use always fetches).
+        False when another thread is fetching them right now: this one does not wait."""
+        if not remote.lock.acquire(blocking=False):
+            return False
+        try:
             now = self._clock()
-            if remote.attempted_at is not None and abs(now - remote.attempted_at) < self._refresh_interval:
-                return  # tried recently, perhaps by the thread we just waited for
+            interval = self._refresh_interval if remote.failed else self._min_refetch
+            if remote.attempted_at is not None and abs(now - remote.attempted_at) < interval:
+                return True
             remote.attempted_at = now
             try:
                 data = self._fetch(remote.url)
@@ -209,13 +232,16 @@ class Authenticator:
                     "jwks fetch failed",
                     extra={"fields": {"url": remote.url, "problem": str(exc) or type(exc).__name__}},
                 )
-                return
+                return True
             usable: dict[str, dict[str, Any]] = {}
             for key in keys:
                 if jwk_problem(key) is None:
                     usable.setdefault(key["kid"], dict(key))  # kid must be unique; on a clash the first wins
             remote.keys = usable
             remote.failed = False
+            return True
+        finally:
+            remote.lock.release()
 
 
 def _bearer(header: str | None) -> str:

@@ -43,6 +43,9 @@ _SANDBOX_JWK: dict[str, str] = {
 }
 
 
+_LIST_FIELDS = ("jwks_urls", "algorithms", "tenants", "fhir_servers")
+
+
 class TrustConfigError(ValueError):
     """The trusted-issuer configuration is malformed; the message names the issuer and the field."""
 
@@ -125,8 +128,9 @@ def load_trusted_issuers(source: str | Path | Mapping[str, Any]) -> dict[str, Tr
     """Read the trusted-issuer configuration: a JSON file path, JSON text, or an already parsed mapping.
 
     Format: {"<iss>": {"jwks": {"keys": [...]}, "jwks_urls": ["https://..."], "algorithms": ["ES384"],
-    "tenants": ["..."]}}; `jwks` and/or `jwks_urls` required, `algorithms` defaults to ES384 + RS384,
-    `tenants` optional. Unknown fields are errors, so a typo cannot silently loosen a check.
+    "tenants": ["..."], "fhir_servers": ["https://..."]}}; `jwks` and/or `jwks_urls` required, `algorithms`
+    defaults to ES384 + RS384, `tenants` and `fhir_servers` optional. Unknown fields are errors, so a typo
+    cannot silently loosen a check.
     """
     where = ""
     if isinstance(source, Mapping):
@@ -156,14 +160,18 @@ def load_trusted_issuers(source: str | Path | Mapping[str, Any]) -> dict[str, Tr
         unknown = sorted(set(entry) - known)
         if unknown:
             raise TrustConfigError(f"{where}trusted issuer {iss!r}: {unknown[0]}: unknown field")
-        for name in ("jwks_urls", "algorithms", "tenants"):
+        for name in _LIST_FIELDS:
             if name in entry and not isinstance(entry[name], list):
                 raise TrustConfigError(f"{where}trusted issuer {iss!r}: {name}: must be a list")
+        if "jwks" in entry and not isinstance(entry["jwks"], Mapping):
+            raise TrustConfigError(f"{where}trusted issuer {iss!r}: jwks: must be a JWK Set object")
+        # Every field of the entry is passed on: a key accepted here and then ignored would loosen a check.
         issuer = TrustedIssuer(
             jwks=entry.get("jwks"),
             jwks_urls=tuple(entry.get("jwks_urls", ())),
             algorithms=tuple(entry.get("algorithms", DEFAULT_ALGORITHMS)),
             tenants=tuple(entry["tenants"]) if "tenants" in entry else None,
+            fhir_servers=tuple(entry["fhir_servers"]) if "fhir_servers" in entry else None,
         )
         try:
             issuer.check(iss)

@@ -72,4 +72,6 @@ def _authenticator(settings: Settings, store: Store, logger: logging.Logger) -> 
     if settings.sandbox_issuer:
         event(logger, "sandbox-issuer-trusted", logging.WARNING, note="its private key is public: never in production")
         issuers.update(sandbox_preset())
-    return Authenticator(issuers, replay_cache=SharedReplayCache(store, settings.replay_outage, logger))
+    authenticator = Authenticator(issuers, replay_cache=SharedReplayCache(store, settings.replay_outage, logger))
+    authenticator.warm()
+    return authenticator

@@ -4,12 +4,16 @@ and the error handlers that make sure a stack trace never leaves the process."""
 from __future__ import annotations
 
 import json
+import math
+import re
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import ApiError, Issue, bad_request, operation_outcome
+from ..protocol.contract import field_path
 from .environment import env
 
 FHIR_JSON = "application/fhir+json"
@@ -35,42 +39,106 @@ def error_response(status: int, issues: list[Issue]) -> Response:
     return json_response(operation_outcome(issues), status, FHIR_JSON)
 
 
+# A realistic 5 MB FHIR body has about one object or array per 60-130 bytes; parsing, walking and validating
+# cost grows with their number, so a body made of nested arrays is refused before any of that is paid.
+MAX_CONTAINERS = 200_000
+
+# A \uD800-\uDFFF escape in the raw bytes: only then can a decoded string hold an unpaired surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+class _NonFinite:
+    """Stands for NaN, Infinity or a number beyond float range while parsing, so its field can be named."""
+
+    __slots__ = ()
+
+
+_NON_FINITE = _NonFinite()
+
+
 def read_json() -> Any:
     raw = request.get_data(cache=False)  # raises 413 beyond MAX_CONTENT_LENGTH
     if not raw:
         raise bad_request("(body): the request body is empty; send a JSON object", code="required")
+    containers = raw.count(b"{") + raw.count(b"[")  # counts brackets inside strings too: an upper bound
+    if containers > MAX_CONTAINERS:
+        raise ApiError(
+            413, [Issue("too-costly", f"(body): more than {MAX_CONTAINERS} JSON objects and arrays", "(body)")]
+        )
     limit = env().settings.max_json_depth
+    non_finite: list[bool] = []
+
+    def constant(_text: str) -> _NonFinite:
+        non_finite.append(True)
+        return _NON_FINITE
+
+    def number(text: str) -> float | _NonFinite:
+        value = float(text)
+        return value if math.isfinite(value) else constant(text)
+
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=constant, parse_float=number)
     except RecursionError:
         raise bad_request(
             f"(body): JSON nested deeper than {limit} levels (CDS_MAX_JSON_DEPTH)", code="too-long"
         ) from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise bad_request(f"(body): not valid JSON ({type(exc).__name__})", code="structure") from None
-    problem = _structure_problem(body, limit)
-    if problem:
-        raise bad_request(f"(body): {problem}", code="too-long" if "deeper" in problem else "structure")
+    if _deeper_than(body, limit):
+        raise bad_request(f"(body): JSON nested deeper than {limit} levels (CDS_MAX_JSON_DEPTH)", code="too-long")
+    if _SURROGATE_ESCAPE.search(raw):
+        where = _path_to(body, _unpaired_surrogate)
+        if where is not None:
+            raise bad_request(
+                f"{where}: text with an unpaired surrogate escape (e.g. \\ud800) is not valid Unicode",
+                where,
+                code="structure",
+            )
+    if non_finite:
+        where = _path_to(body, lambda value: value is _NON_FINITE) or "(body)"
+        raise bad_request(
+            f"{where}: must be a finite number (NaN, Infinity and numbers beyond the range of a double are not "
+            "JSON numbers)",
+            where,
+        )
     return body
 
 
-def _structure_problem(value: Any, limit: int) -> str | None:
-    """Too deep, or text that is not Unicode (an unpaired surrogate escape such as \\ud800)."""
+def _deeper_than(value: Any, limit: int) -> bool:
     stack = [(value, 1)]
     while stack:
         current, depth = stack.pop()
         if depth > limit:
-            return f"JSON nested deeper than {limit} levels (CDS_MAX_JSON_DEPTH)"
-        if isinstance(current, str):
-            try:
-                current.encode("utf-8")
-            except UnicodeEncodeError:
-                return "text with an unpaired surrogate escape (e.g. \\ud800) is not valid Unicode"
-        elif isinstance(current, dict):
-            stack.extend((k, depth + 1) for k in current)
-            stack.extend((v, depth + 1) for v in current.values())
+            return True
+        children = current.values() if isinstance(current, dict) else current
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _unpaired_surrogate(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _path_to(value: Any, wanted: Callable[[Any], bool]) -> str | None:
+    """The field path (as in OperationOutcome.expression) of the first value, or object key, that is `wanted`."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        current, path = stack.pop()
+        if wanted(current):
+            return field_path(path) or "(body)"
+        if isinstance(current, dict):
+            for key, child in current.items():
+                if wanted(key):  # a bad key: name the object holding it, not the key itself
+                    return field_path(path) or "(body)"
+                stack.append((child, (*path, key)))
         elif isinstance(current, list):
-            stack.extend((v, depth + 1) for v in current)
+            stack.extend((child, (*path, index)) for index, child in enumerate(current))
     return None
 
 
@@ -85,6 +153,9 @@ def cors(response: Response) -> Response:
     response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
     response.headers["Access-Control-Allow-Headers"] = "Content-Type, Authorization"
     response.headers["Access-Control-Max-Age"] = "600"
+    if request.method != "GET" or response.status_code >= 400:
+        # Cards and errors may carry patient data: no cache (browser, proxy, EHR middleware) may keep them.
+        response.headers["Cache-Control"] = "no-store"
     return response
 
 

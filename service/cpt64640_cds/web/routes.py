@@ -3,7 +3,9 @@ here; a hook call is `pipeline.run`."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import time
 from datetime import date
 from typing import Any
@@ -18,7 +20,7 @@ from ..logs import event
 from ..protocol import contract
 from ..protocol.declarations import CdsService
 from ..protocol.prefetch.deadline import Deadline
-from ..security.authenticator import AuthError
+from ..security.authenticator import AuthError, Claims
 from ..security.replay_cache import ReplayStoreUnavailable
 from . import metrics, openapi
 from .environment import Environment, env
@@ -96,8 +98,8 @@ def call_service(service_id: str) -> Response:
     try:
         service = _service(service_id)
         body = read_json()
-        if isinstance(body, dict) and isinstance(body.get("hookInstance"), str):
-            fields["hookInstance"] = body["hookInstance"][:64]
+        if isinstance(body, dict) and _UUID.fullmatch(str(body.get("hookInstance"))):
+            fields["hookInstance"] = body["hookInstance"]  # logged only in the shape the spec gives it
         claims = g.get("claims")
         issuer = environment.authenticator.issuers.get(claims.iss) if claims and environment.authenticator else None
         result = pipeline.run(
@@ -121,7 +123,7 @@ def call_service(service_id: str) -> Response:
         return json_response({"cards": result.cards})
     except ApiError as exc:
         status = exc.status
-        fields["issues"] = [i.expression or i.code for i in exc.issues]
+        fields["issues"] = [contract.loggable(i.expression) if i.expression else i.code for i in exc.issues]
         raise
     except HTTPException as exc:
         status = exc.code or 500
@@ -132,8 +134,21 @@ def call_service(service_id: str) -> Response:
         metrics.LATENCY.labels(label).observe(elapsed)
         fields.update(status=status, durationMs=round(elapsed * 1000))
         if g.get("claims"):
-            fields.update(iss=g.claims.iss, tenant=g.claims.tenant, jti=g.claims.jti)
+            fields.update(_claims_view(environment, g.claims))
         event(environment.logger, "hook", **fields)
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _claims_view(environment: Environment, claims: Claims) -> dict[str, str]:
+    """What of a verified token may be logged: the issuer (configured), the tenant only when the issuer's
+    list admitted it, and the `jti` as a hash (the client chooses it; an operator can hash theirs to match)."""
+    view = {"iss": claims.iss, "jtiSha256": hashlib.sha256(claims.jti.encode()).hexdigest()[:16]}
+    issuer = environment.authenticator.issuers.get(claims.iss) if environment.authenticator else None
+    if claims.tenant is not None and issuer is not None and issuer.tenants is not None:
+        view["tenant"] = claims.tenant
+    return view
 
 
 def _count(result: pipeline.Result) -> None:

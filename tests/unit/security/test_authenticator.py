@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -245,14 +246,71 @@ def test_unknown_kid_flood_refetches_at_most_once_per_interval(server, ec_key, a
 
     with ThreadPoolExecutor(max_workers=12) as pool:
         reasons = list(pool.map(attempt, tokens))
-    assert set(reasons) == {"unknown-key"}
+    # Threads that arrive while the refetch runs do not wait for it ("jwks-pending").
+    assert set(reasons) <= {"unknown-key", "jwks-pending"} and "unknown-key" in reasons
     assert server.hits["/jwks.json"] == 2  # one refetch for 60 unknown kids
-    clock.advance(30)
+    clock.advance(4)
     assert reason(auth, tokens[0]) == "unknown-key"
     assert server.hits["/jwks.json"] == 2
-    clock.advance(31)
+    clock.advance(1)
     assert reason(auth, tokens[1]) == "unknown-key"
     assert server.hits["/jwks.json"] == 3  # the next interval allows one more
+
+
+def test_a_rotated_key_is_fetched_promptly_after_a_successful_fetch(server, ec_key, ec_key2, clock):
+    url = server.serve("/jwks.json", jwks(public_jwk(ec_key, "k1")))
+    auth = url_auth(url, clock)
+    auth.verify(bearer(mint(ec_key, "k1", claims(clock))), AUD)
+    server.serve("/jwks.json", jwks(public_jwk(ec_key, "k1"), public_jwk(ec_key2, "k2")))
+    clock.advance(5)  # not a minute: the last fetch worked, so an unknown kid may well be a new key
+    assert auth.verify(bearer(mint(ec_key2, "k2", claims(clock))), AUD).iss == ISS
+    assert server.hits["/jwks.json"] == 2
+
+
+def test_after_a_failed_fetch_the_url_is_retried_only_after_the_refresh_interval(server, ec_key, clock):
+    url = server.serve("/jwks.json", {"error": "down"}, status=503)
+    auth = url_auth(url, clock)
+    assert reason(auth, bearer(mint(ec_key, "k1", claims(clock)))) == "jwks-unavailable"
+    server.serve("/jwks.json", jwks(public_jwk(ec_key, "k1")))
+    clock.advance(30)
+    assert reason(auth, bearer(mint(ec_key, "k1", claims(clock)))) == "jwks-unavailable"
+    assert server.hits["/jwks.json"] == 1
+    clock.advance(31)
+    assert auth.verify(bearer(mint(ec_key, "k1", claims(clock))), AUD).iss == ISS
+    assert server.hits["/jwks.json"] == 2
+
+
+def test_no_request_waits_for_another_requests_fetch(ec_key, clock):
+    started, release = threading.Event(), threading.Event()
+
+    def slow_fetch(url: str) -> dict[str, Any]:
+        started.set()
+        release.wait(10)
+        return jwks(public_jwk(ec_key, "k1"))
+
+    auth = url_auth("https://ehr.example.org/jwks.json", clock, fetch=slow_fetch)
+    first = threading.Thread(target=auth.verify, args=(bearer(mint(ec_key, "k1", claims(clock))), AUD))
+    first.start()
+    assert started.wait(5)
+    begun = time.monotonic()
+    assert reason(auth, bearer(mint(ec_key, "k1", claims(clock)))) == "jwks-pending"
+    assert time.monotonic() - begun < 1  # answered at once, not after the fetch
+    release.set()
+    first.join(5)
+    assert auth.verify(bearer(mint(ec_key, "k1", claims(clock))), AUD).iss == ISS
+
+
+def test_warm_fetches_every_configured_url_in_the_background(server, ec_key, clock):
+    url = server.serve("/jwks.json", jwks(public_jwk(ec_key, "k1")))
+    auth = url_auth(url, clock)
+    auth.warm()
+    deadline = time.monotonic() + 5
+    while server.hits["/jwks.json"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.hits["/jwks.json"] == 1
+    time.sleep(0.05)
+    assert auth.verify(bearer(mint(ec_key, "k1", claims(clock))), AUD).iss == ISS
+    assert server.hits["/jwks.json"] == 1
 
 
 def test_jku_pointing_at_an_attacker_is_rejected_and_never_fetched(start_server, ec_key, attacker_key, clock):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -53,8 +54,25 @@ def test_load_trusted_issuers_from_a_file(tmp_path, ec_key):
     issuers = load_trusted_issuers(path)
     assert issuers[ISS].algorithms == ("ES384",) and issuers[ISS].tenants == ("org-1",)
     assert issuers["https://other.example.org"].algorithms == ("ES384", "RS384")
+    assert issuers[ISS].fhir_servers is None
     assert load_trusted_issuers(str(path)) == issuers
     assert load_trusted_issuers(json.dumps(config)) == issuers
+
+
+def test_every_field_of_an_issuer_is_passed_on(ec_key):
+    # Each field the loader accepts must reach the TrustedIssuer: one accepted and dropped would loosen a check.
+    entry = {
+        "jwks": jwks(public_jwk(ec_key, "k1")),
+        "jwks_urls": ["https://ehr.example.org/jwks.json"],
+        "algorithms": ["ES384"],
+        "tenants": ["org-1"],
+        "fhir_servers": ["https://ehr.example.org/fhir"],
+    }
+    assert set(entry) == {f.name for f in dataclasses.fields(TrustedIssuer)}
+    issuer = load_trusted_issuers({ISS: entry})[ISS]
+    for name, value in entry.items():
+        loaded = getattr(issuer, name)
+        assert (loaded if name == "jwks" else list(loaded)) == value, name
 
 
 def test_load_trusted_issuers_rejects_hs256_and_names_the_issuer(tmp_path, ec_key):
@@ -77,6 +95,13 @@ def test_load_trusted_issuers_rejects_hs256_and_names_the_issuer(tmp_path, ec_ke
         ({"jwks_url": ["https://x.example.org/jwks"]}, "jwks_url"),
         ({"jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "h"}]}}, "jwks.keys[0]"),
         ({"jwks_urls": ["https://x.example.org/jwks"], "tenants": []}, "tenants"),
+        ({"jwks_urls": ["https://x.example.org/jwks"], "fhir_servers": "https://fhir.example.org"}, "fhir_servers"),
+        ({"jwks_urls": ["https://x.example.org/jwks"], "fhir_servers": []}, "fhir_servers"),
+        ({"jwks_urls": ["https://x.example.org/jwks"], "fhir_servers": ["http://fhir.example.org"]}, "fhir_servers"),
+        ({"jwks_urls": ["https://x.example.org/jwks"], "fhir_servers": [7]}, "fhir_servers"),
+        ({"jwks_urls": ["https://x.example.org/jwks"], "fhir_server": ["https://f.example.org"]}, "fhir_server"),
+        ({"jwks_urls": ["https://x.example.org/jwks"], "Tenants": ["org-1"]}, "Tenants"),
+        ({"jwks": [], "jwks_urls": ["https://x.example.org/jwks"]}, "jwks"),
     ],
 )
 def test_load_trusted_issuers_names_the_bad_field(entry, field):
