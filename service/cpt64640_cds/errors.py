@@ -30,6 +30,7 @@ class ApiError(Exception):
 
     status: int
     issues: list[Issue] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. Retry-After on a 503
 
     def __str__(self) -> str:
         return f"{self.status}: " + "; ".join(i.diagnostics for i in self.issues)
@@ -41,3 +42,8 @@ def operation_outcome(issues: list[Issue]) -> dict[str, Any]:
 
 def bad_request(diagnostics: str, expression: str | None = None, code: str = "invalid") -> ApiError:
     return ApiError(400, [Issue(code, diagnostics, expression)])
+
+
+def unavailable(diagnostics: str, retry_after_seconds: int = 5) -> ApiError:
+    """503 for a passing condition (busy, a store down): the client may retry after the given seconds."""
+    return ApiError(503, [Issue("transient", diagnostics)], {"Retry-After": str(retry_after_seconds)})

@@ -5,7 +5,8 @@ outlives it."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 from flask import current_app
 
@@ -19,6 +20,11 @@ from ..store.store import Store
 
 EXTENSION = "cpt64640"
 
+# A body above this is a large call (a long patient history): a few at a time per worker (see routes._admitted).
+LARGE_BODY_BYTES = 1024 * 1024
+LARGE_CALLS_PER_WORKER = 2
+LARGE_CALL_WAIT_SECONDS = 0.5
+
 
 @dataclass
 class Environment:
@@ -30,6 +36,9 @@ class Environment:
     policy: ModifierPolicy
     authenticator: Authenticator | None  # None: development mode, nobody is checked
     allowlist: FhirAllowlist
+    large_calls: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(LARGE_CALLS_PER_WORKER)
+    )
 
 
 def env() -> Environment:

@@ -160,7 +160,9 @@ def cors(response: Response) -> Response:
 
 
 def api_error(exc: ApiError) -> Response:
-    return error_response(exc.status, exc.issues)
+    response = error_response(exc.status, exc.issues)
+    response.headers.update(exc.headers)
+    return response
 
 
 _HTTP_ISSUE_CODES = {404: "not-found", 405: "not-supported", 413: "too-long", 415: "not-supported"}

@@ -7,6 +7,8 @@ import hashlib
 import logging
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -15,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from .. import pipeline
-from ..errors import ApiError, Issue
+from ..errors import ApiError, Issue, unavailable
 from ..logs import event
 from ..protocol import contract
 from ..protocol.declarations import CdsService
@@ -23,8 +25,8 @@ from ..protocol.prefetch.deadline import Deadline
 from ..security.authenticator import AuthError, Claims
 from ..security.replay_cache import ReplayStoreUnavailable
 from . import metrics, openapi
-from .environment import Environment, env
-from .http import OPEN_PATHS, error_response, json_response, read_json, route_label
+from .environment import LARGE_BODY_BYTES, LARGE_CALL_WAIT_SECONDS, Environment, env
+from .http import OPEN_PATHS, api_error, error_response, json_response, read_json, route_label
 
 bp = Blueprint("cds", __name__)
 
@@ -49,9 +51,7 @@ def _authenticate() -> Response | None:
     except ReplayStoreUnavailable:
         # CDS_REPLAY_OUTAGE=closed: without the shared store a replay could not be told apart (docs/security.md).
         metrics.AUTH_FAILURES.labels("replay-store-unavailable").inc()
-        response = error_response(503, [Issue("transient", "service temporarily unavailable; retry shortly")])
-        response.headers["Retry-After"] = "5"
-        return response
+        return api_error(unavailable("service temporarily unavailable; retry shortly"))
     return None
 
 
@@ -97,30 +97,10 @@ def call_service(service_id: str) -> Response:
     status = 500
     try:
         service = _service(service_id)
-        body = read_json()
-        if isinstance(body, dict) and _UUID.fullmatch(str(body.get("hookInstance"))):
-            fields["hookInstance"] = body["hookInstance"]  # logged only in the shape the spec gives it
-        claims = g.get("claims")
-        issuer = environment.authenticator.issuers.get(claims.iss) if claims and environment.authenticator else None
-        result = pipeline.run(
-            service,
-            body,
-            kb=environment.kb,
-            policy=environment.policy,
-            settings=environment.settings,
-            deadline=deadline,
-            today=date.today(),
-            logger=environment.logger,
-            allowlist=environment.allowlist,
-            bound_to=issuer.fhir_servers if issuer else None,
-        )
-        fields.update(rules=result.rule_ids, prefetch=result.prefetch.log_view(), cards=len(result.cards))
-        _count(result)
-        if result.dropped:
-            fields["droppedEntries"] = result.dropped
-        _record_cards(environment, service.id, body["hookInstance"], result.cards)
+        with _admitted(environment, deadline):
+            response = _answer(environment, service, deadline, fields)
         status = 200
-        return json_response({"cards": result.cards})
+        return response
     except ApiError as exc:
         status = exc.status
         fields["issues"] = [contract.loggable(i.expression) if i.expression else i.code for i in exc.issues]
@@ -138,6 +118,32 @@ def call_service(service_id: str) -> Response:
         event(environment.logger, "hook", **fields)
 
 
+def _answer(environment: Environment, service: CdsService, deadline: Deadline, fields: dict[str, Any]) -> Response:
+    body = read_json()
+    if isinstance(body, dict) and _UUID.fullmatch(str(body.get("hookInstance"))):
+        fields["hookInstance"] = body["hookInstance"]  # logged only in the shape the spec gives it
+    claims = g.get("claims")
+    issuer = environment.authenticator.issuers.get(claims.iss) if claims and environment.authenticator else None
+    result = pipeline.run(
+        service,
+        body,
+        kb=environment.kb,
+        policy=environment.policy,
+        settings=environment.settings,
+        deadline=deadline,
+        today=date.today(),
+        logger=environment.logger,
+        allowlist=environment.allowlist,
+        bound_to=issuer.fhir_servers if issuer else None,
+    )
+    fields.update(rules=result.rule_ids, prefetch=result.prefetch.log_view(), cards=len(result.cards))
+    _count(result)
+    if result.dropped:
+        fields["droppedEntries"] = result.dropped
+    _record_cards(environment, service.id, body["hookInstance"], result.cards)
+    return json_response({"cards": result.cards})
+
+
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
@@ -149,6 +155,23 @@ def _claims_view(environment: Environment, claims: Claims) -> dict[str, str]:
     if claims.tenant is not None and issuer is not None and issuer.tenants is not None:
         view["tenant"] = claims.tenant
     return view
+
+
+@contextmanager
+def _admitted(environment: Environment, deadline: Deadline) -> Iterator[None]:
+    """A large body is read, parsed and validated only while one of the worker's few large-call slots is held:
+    memory stays bounded and small calls keep their threads. No slot before the deadline: 503, retry later."""
+    length = request.content_length
+    if length is not None and length <= LARGE_BODY_BYTES:
+        yield
+        return
+    # A short wait only: a thread parked here is a thread small calls can't have.
+    if not environment.large_calls.acquire(timeout=min(max(deadline.remaining(), 0), LARGE_CALL_WAIT_SECONDS)):
+        raise unavailable("busy with other large requests; retry shortly", retry_after_seconds=2)
+    try:
+        yield
+    finally:
+        environment.large_calls.release()
 
 
 def _count(result: pipeline.Result) -> None:
