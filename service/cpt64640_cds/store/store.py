@@ -70,7 +70,7 @@ class Store:
         def write() -> None:
             with self.engine.begin() as conn:
                 for chunk in _chunks(rows):
-                    conn.execute(self._insert(issued_card).values(chunk).on_conflict_do_nothing())
+                    conn.execute(self._insert(issued_card).on_conflict_do_nothing(), chunk)
 
         if rows:
             self._within(write)
@@ -92,9 +92,10 @@ class Store:
                         ).all()
                     )
                     values = [{**row, "rule_id": rules.get(row["card_uuid"])} for row in chunk]
-                    # RETURNING says which rows went in on every backend (rowcount does not with psycopg).
+                    # One multi-row INSERT per chunk (SQLAlchemy's "insertmanyvalues"); RETURNING says which rows
+                    # went in on every backend (rowcount does not with psycopg).
                     inserted = conn.execute(
-                        self._insert(feedback).values(values).on_conflict_do_nothing().returning(feedback.c.id)
+                        self._insert(feedback).on_conflict_do_nothing().returning(feedback.c.id), values
                     )
                     new += len(inserted.all())
             return new
