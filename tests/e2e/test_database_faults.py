@@ -37,6 +37,7 @@ from cpt64640_cds.store.store import Store
 from cpt64640_cds.store.tables import issued_card
 from cpt64640_cds.tools.hook_requests import with_prefetch
 from cpt64640_cds.tools.processes import Process, free_port, start_service
+from cpt64640_cds.web.app import create_app
 
 from ..conftest import SIGN, fixture_request
 from .conftest import post_hook, prefetch_from
@@ -51,6 +52,7 @@ class PrivatePostgres:
 
     def __init__(self, folder: Path, port: int):
         self.folder = folder
+        self.port = port
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
 
     def processes(self) -> list[int]:
@@ -271,6 +273,26 @@ def test_the_replay_store_raises_within_its_timeout_on_a_frozen_server(postgres)
                 _figure("frozen replay store, timeout 0.5 s", freshConnection=fresh_connection, raised=took)
     finally:
         store.close()
+
+
+def test_a_worker_started_during_an_outage_serves_hooks(postgres):
+    """gunicorn halts when a worker fails to boot: creating the app must not need the database."""
+    _as_postgres(f"psql -h 127.0.0.1 -p {postgres.port} -U postgres -qc 'create database fresh'")
+    url = postgres.url.rsplit("/", 1)[0] + "/fresh"
+    with postgres.frozen():
+        started = time.monotonic()
+        Store(url, timeout_ms=500).close()
+        constructed = time.monotonic() - started
+        app = create_app({"database_url": url, "database_timeout_ms": 500})
+        client = app.test_client()
+        hook = client.post(f"/cds-services/{SIGN}", json=_hook_body())
+        unavailable = client.post(f"/cds-services/{SIGN}/feedback", json=_feedback_item())
+    assert constructed < 0.5 + MARGIN
+    assert hook.status_code == 200 and hook.get_json()["cards"]
+    assert unavailable.status_code == 503
+    stored = client.post(f"/cds-services/{SIGN}/feedback", json=_feedback_item())  # tables created now
+    assert stored.get_json() == {"received": 1, "stored": 1}
+    app.extensions["cpt64640"].store.close()
 
 
 @pytest.fixture(scope="module")

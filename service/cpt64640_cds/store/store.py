@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -20,8 +21,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from ..logs import LOGGER_NAME, event
 from .card_writer import CardWriter, DropListener, Row
 from .engine import bounded_engine, call_within
 from .tables import feedback, issued_card, jwt_seen, metadata
@@ -39,19 +41,31 @@ class Store:
         self.timeout = timeout_ms / 1000
         self.engine: Engine = bounded_engine(database_url, timeout_ms)
         self.card_writer = CardWriter(self._write_card_rows, on_cards_dropped)
-        self._create_tables()
+        self._tables_ready = False
+        try:
+            self._within(lambda: None)  # creates the tables
+        except SQLAlchemyError as exc:
+            # Not fatal: the hooks do not need the database, and a worker (re)started during an outage must not
+            # fail to boot (gunicorn would halt). The first call that reaches the database creates the tables.
+            event(logging.getLogger(LOGGER_NAME), "store-unavailable", logging.WARNING, error=type(exc).__name__)
 
     def _within(self, work: Callable[[], T]) -> T:
-        return call_within(self.timeout, work)
+        def run() -> T:
+            if not self._tables_ready:
+                self._create_tables()
+            return work()
+
+        return call_within(self.timeout, run)
 
     def _create_tables(self) -> None:
-        # Several gunicorn workers may start at once; a lost race on CREATE TABLE is harmless.
-        for attempt in range(3):
+        # Several gunicorn workers may start at once: a lost race on CREATE TABLE fails once, then finds them.
+        for attempt in range(2):
             try:
-                self._within(lambda: metadata.create_all(self.engine, checkfirst=True))
+                metadata.create_all(self.engine, checkfirst=True)
+                self._tables_ready = True
                 return
-            except OperationalError:
-                if attempt == 2:
+            except DBAPIError:
+                if attempt == 1:
                     raise
 
     def _insert(self, table: Table) -> Any:  # the dialect's INSERT, which knows ON CONFLICT
