@@ -200,6 +200,8 @@ def on_postgres(postgres, tmp_path_factory) -> Iterator[Process]:
 def test_a_frozen_postgresql_costs_the_hooks_nothing(postgres, on_postgres):
     server = on_postgres
     baseline = _warm(server)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        reference = max(elapsed for elapsed, _ in pool.map(lambda _: _hook(server.base_url), range(20)))
     with postgres.frozen(), ThreadPoolExecutor(max_workers=4) as pool:
         calls = list(pool.map(lambda _: _hook(server.base_url), range(20)))
         feedback = [_post_feedback(server.base_url, _feedback_item()) for _ in range(2)]
@@ -209,7 +211,12 @@ def test_a_frozen_postgresql_costs_the_hooks_nothing(postgres, on_postgres):
     for elapsed, response in feedback:
         _assert_unavailable(response)
         assert elapsed < DATABASE_TIMEOUT + MARGIN
-    _figure("frozen PostgreSQL", hooks=max(e for e, _ in calls), feedback503=max(e for e, _ in feedback))
+    _figure(
+        "frozen PostgreSQL",
+        hooksUp=reference,
+        hooksFrozen=max(e for e, _ in calls),
+        feedback503=max(e for e, _ in feedback),
+    )
     # Thawed: feedback is stored again, and the records of cards issued from now on are written.
     item = _feedback_item()
     assert _eventually(lambda: _post_feedback(server.base_url, item)[1].status_code == 200, 5)
@@ -260,6 +267,11 @@ def test_the_replay_store_raises_within_its_timeout_on_a_frozen_server(postgres)
     store = Store(postgres.url, timeout_ms=500)
     future = time.time() + 300
     assert store.seen(f"jti-{uuid.uuid4()}", "https://ehr.example", future) is False  # a pooled connection
+    with store.engine.connect() as conn:  # the server's own bounds, for the calls it does answer
+        assert [conn.exec_driver_sql(f"show {name}").scalar() for name in ("statement_timeout", "lock_timeout")] == [
+            "500ms",
+            "500ms",
+        ]
     try:
         with postgres.frozen():
             for fresh_connection in (False, True):

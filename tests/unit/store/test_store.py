@@ -27,6 +27,8 @@ def test_call_within_stops_waiting_at_the_deadline():
 def test_a_locked_sqlite_fails_within_the_timeout(tmp_path):
     path = tmp_path / "locked.sqlite3"
     store = Store(f"sqlite:///{path}", timeout_ms=300)
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 300
     lock = sqlite3.connect(path, isolation_level=None)
     lock.execute("BEGIN EXCLUSIVE")
     started = time.monotonic()
