@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import atexit
 import threading
+import weakref
 from collections import Counter, deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 Row = dict[str, Any]
@@ -44,7 +46,7 @@ class CardWriter:
         self._writing = 0  # rows of the batch being written
         self._dropped: Counter[str] = Counter()  # not yet reported
         self._thread: threading.Thread | None = None
-        self._flush_at_exit = False
+        self._at_exit: Callable[[], None] | None = None  # weak: an idle writer and its store can go
 
     def submit(self, rows: list[Row]) -> None:
         """Queue rows for writing; never waits on the database. Rows beyond the queue's capacity are dropped."""
@@ -58,9 +60,9 @@ class CardWriter:
             if self._thread is None or not self._thread.is_alive():  # not alive: forked, or ended idle
                 self._thread = threading.Thread(target=self._run, name="cpt64640-card-writer", daemon=True)
                 self._thread.start()
-                if not self._flush_at_exit:  # a worker that exits cleanly writes what it queued first
-                    atexit.register(self.flush, self._exit_seconds)
-                    self._flush_at_exit = True
+                if self._at_exit is None:  # a worker that exits cleanly writes what it queued first
+                    self._at_exit = partial(_flush_at_exit, weakref.ref(self), self._exit_seconds)
+                    atexit.register(self._at_exit)
             self._state.notify()
 
     def flush(self, timeout: float) -> bool:
@@ -70,7 +72,8 @@ class CardWriter:
 
     def close(self, timeout: float) -> bool:
         done = self.flush(timeout)
-        atexit.unregister(self.flush)
+        if self._at_exit is not None:
+            atexit.unregister(self._at_exit)
         return done
 
     def _run(self) -> None:
@@ -98,3 +101,9 @@ class CardWriter:
                 with self._state:
                     self._writing = 0
                     self._state.notify_all()
+
+
+def _flush_at_exit(writer: weakref.ref[CardWriter], seconds: float) -> None:
+    alive = writer()
+    if alive is not None:
+        alive.flush(seconds)

@@ -73,7 +73,7 @@ class Store:
         return dialect.insert(table)
 
     def record_cards(self, service_id: str, hook_instance: str, cards: Iterable[Mapping[str, Any]]) -> None:
-        """Remember which rule issued each card, now (the CLI and tests); the service uses `record_cards_later`."""
+        """Remember which rule issued each card, synchronously (tests, tools); the service uses `record_cards_later`."""
         self._write_card_rows(_card_rows(service_id, hook_instance, cards))
 
     def record_cards_later(self, service_id: str, hook_instance: str, cards: Iterable[Mapping[str, Any]]) -> None:
