@@ -40,7 +40,7 @@ def _serve(args: argparse.Namespace) -> int:
     if settings.development:
         print("WARNING: CDS_AUTH=off - development mode, no client authentication", file=sys.stderr, flush=True)
     kb = load()  # fail before forking workers when a knowledge file is broken
-    Store(settings.database_url).close()  # create tables once, before the workers race for it
+    Store(settings.database_url, timeout_ms=settings.database_timeout_ms).close()  # tables, before workers race
 
     class Gunicorn(BaseApplication):
         def load_config(self) -> None:
@@ -136,7 +136,7 @@ def _feedback_report(args: argparse.Namespace) -> int:
     from .store.store import Store
 
     settings = Settings.from_env(**({"database_url": args.database_url} if args.database_url else {}))
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, timeout_ms=max(settings.database_timeout_ms, 60_000))  # an offline report
     try:
         rules = store.report()
     finally:

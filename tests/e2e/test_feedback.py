@@ -8,6 +8,7 @@ import copy
 import pytest
 
 from cpt64640_cds.tools.hook_requests import null_prefetch, with_prefetch
+from cpt64640_cds.web.app import create_app
 
 from ..conftest import EXAMPLES, FIXTURES, SIGN, fixture_request, load
 from .conftest import call, prefetch_from
@@ -21,8 +22,14 @@ def _rows(app):
     return app.extensions["cpt64640"].store.feedback_rows()
 
 
+def _cards_recorded(app):
+    """Card records are written off the response path; feedback normally arrives long after."""
+    assert app.extensions["cpt64640"].store.card_writer.flush(5)
+
+
 def test_feedback_for_an_issued_card_is_stored_with_its_rule(app, client):
     card = call(client, SIGN, null_prefetch(fixture_request("order-sign-lfcn-left"))).get_json()["cards"][0]
+    _cards_recorded(app)
     feedback = {
         "feedback": [
             {
@@ -47,6 +54,7 @@ def test_override_reason_is_stored_with_the_rule(app, client):
     request = load(FIXTURES / "scenarios" / "documentation-order-no-agent" / "request.json")
     cards = call(client, SIGN, with_prefetch(request, prefetch_from(None, request))).get_json()["cards"]
     card = next(c for c in cards if c["source"]["topic"]["code"] == "documentation-incomplete")
+    _cards_recorded(app)
     reason = card["overrideReasons"][0]
     feedback = {
         "card": card["uuid"],
@@ -122,3 +130,15 @@ def test_batch_feedback_is_stored_per_item(app, client):
     ]
     assert _post(client, {"feedback": items}).get_json() == {"received": 5, "stored": 5}
     assert len(_rows(app)) == 5
+
+
+def test_more_items_than_the_limit_is_413_naming_feedback(tmp_path):
+    app = create_app({"database_url": f"sqlite:///{tmp_path / 'limit.sqlite3'}", "max_feedback_items": 3})
+    item = {"outcome": "overridden", "outcomeTimestamp": "2026-11-27T10:00:00Z"}
+    items = [{"card": f"card-{i}", **item} for i in range(4)]
+    response = _post(app.test_client(), {"feedback": items})
+    assert response.status_code == 413
+    [issue] = response.get_json()["issue"]
+    assert issue["expression"] == ["feedback"] and "CDS_MAX_FEEDBACK_ITEMS" in issue["diagnostics"]
+    assert _rows(app) == []
+    assert _post(app.test_client(), {"feedback": items[:3]}).get_json() == {"received": 3, "stored": 3}

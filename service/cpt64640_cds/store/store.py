@@ -4,52 +4,68 @@ the JWT ids already seen (the replay cache every worker shares).
 SQLite (WAL) by default, PostgreSQL through DATABASE_URL. Nothing patient-related is stored: a card row
 holds its uuid, service, rule and hook instance; a feedback row holds what the client sent about a card.
 Feedback is stored idempotently: the same feedback posted twice is one row.
+
+No call waits on the database longer than the store's timeout (CDS_DATABASE_TIMEOUT_MS; store/engine.py),
+and the hook path never waits on it at all: card records go through a background writer (store/card_writer.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Table, create_engine, delete, event, func, select
+from sqlalchemy import Engine, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from ..logs import LOGGER_NAME, event
+from .card_writer import CardWriter, DropListener, Row
+from .engine import bounded_engine, call_within
 from .tables import feedback, issued_card, jwt_seen, metadata
 
+T = TypeVar("T")
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
+CHUNK_ROWS = 500  # rows per INSERT statement: 13 columns x 500 stays under every backend's parameter limit
 
 
 class Store:
-    def __init__(self, database_url: str):
-        url = make_url(database_url)
-        if url.drivername.startswith("sqlite") and url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(url, pool_pre_ping=True)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._create_tables()
+    """Every call returns or raises (a `SQLAlchemyError`; `StoreTimeout` when the database did not answer)
+    within `timeout_ms`, whatever the database does (store/engine.py)."""
+
+    def __init__(self, database_url: str, *, timeout_ms: int = 1000, on_cards_dropped: DropListener | None = None):
+        self.timeout = timeout_ms / 1000
+        self.engine: Engine = bounded_engine(database_url, timeout_ms)
+        self.card_writer = CardWriter(self._write_card_rows, on_cards_dropped)
+        self._tables_ready = False
+        try:
+            self._within(lambda: None)  # creates the tables
+        except SQLAlchemyError as exc:
+            # Not fatal: the hooks do not need the database, and a worker (re)started during an outage must not
+            # fail to boot (gunicorn would halt). The first call that reaches the database creates the tables.
+            event(logging.getLogger(LOGGER_NAME), "store-unavailable", logging.WARNING, error=type(exc).__name__)
+
+    def _within(self, work: Callable[[], T]) -> T:
+        def run() -> T:
+            if not self._tables_ready:
+                self._create_tables()
+            return work()
+
+        return call_within(self.timeout, run)
 
     def _create_tables(self) -> None:
-        # Several gunicorn workers may start at once; a lost race on CREATE TABLE is harmless.
-        for attempt in range(3):
+        # Several gunicorn workers may start at once: a lost race on CREATE TABLE fails once, then finds them.
+        for attempt in range(2):
             try:
                 metadata.create_all(self.engine, checkfirst=True)
+                self._tables_ready = True
                 return
-            except OperationalError:
-                if attempt == 2:
+            except DBAPIError:
+                if attempt == 1:
                     raise
 
     def _insert(self, table: Table) -> Any:  # the dialect's INSERT, which knows ON CONFLICT
@@ -57,67 +73,86 @@ class Store:
         return dialect.insert(table)
 
     def record_cards(self, service_id: str, hook_instance: str, cards: Iterable[Mapping[str, Any]]) -> None:
-        rows = [
-            {
-                "card_uuid": card["uuid"],
-                "service_id": service_id,
-                "rule_id": card["source"]["topic"]["code"],
-                "hook_instance": hook_instance,
-                "suggestion_uuids": json.dumps([s["uuid"] for s in card.get("suggestions", [])]),
-                "issued_at": datetime.now(UTC),
-            }
-            for card in cards
-        ]
-        if rows:
+        """Remember which rule issued each card, synchronously (tests, tools); the service uses `record_cards_later`."""
+        self._write_card_rows(_card_rows(service_id, hook_instance, cards))
+
+    def record_cards_later(self, service_id: str, hook_instance: str, cards: Iterable[Mapping[str, Any]]) -> None:
+        """Queue the card records for the background writer; returns at once, whatever the database does."""
+        self.card_writer.submit(_card_rows(service_id, hook_instance, cards))
+
+    def _write_card_rows(self, rows: list[Row]) -> None:
+        def write() -> None:
             with self.engine.begin() as conn:
-                conn.execute(self._insert(issued_card).on_conflict_do_nothing(), rows)
+                for chunk in _chunks(rows):
+                    conn.execute(self._insert(issued_card).on_conflict_do_nothing(), chunk)
+
+        if rows:
+            self._within(write)
 
     def store_feedback(self, service_id: str, items: Iterable[Mapping[str, Any]]) -> int:
-        """Store each feedback item once; returns how many rows were new."""
-        items = list(items)
-        with self.engine.begin() as conn:
-            cards = {item["card"] for item in items}
-            rules = dict(
-                conn.execute(
-                    select(issued_card.c.card_uuid, issued_card.c.rule_id).where(issued_card.c.card_uuid.in_(cards))
-                ).all()
-            )
+        """Store each feedback item once, in one transaction of batch INSERTs; returns how many rows were new."""
+        rows = list({row["dedup_key"]: row for row in (_feedback_row(service_id, item) for item in items)}.values())
+
+        def store() -> int:
             new = 0
-            for item in items:
-                row = _feedback_row(service_id, item, rules.get(item["card"]))
-                # RETURNING says whether the row went in on every backend (rowcount does not with psycopg).
-                inserted = conn.execute(
-                    self._insert(feedback).values(row).on_conflict_do_nothing().returning(feedback.c.id)
-                )
-                new += len(inserted.all())
-        return new
+            with self.engine.begin() as conn:
+                for chunk in _chunks(rows):
+                    cards = {row["card_uuid"] for row in chunk}
+                    rules = dict(
+                        conn.execute(
+                            select(issued_card.c.card_uuid, issued_card.c.rule_id).where(
+                                issued_card.c.card_uuid.in_(cards)
+                            )
+                        ).all()
+                    )
+                    values = [{**row, "rule_id": rules.get(row["card_uuid"])} for row in chunk]
+                    # One multi-row INSERT per chunk (SQLAlchemy's "insertmanyvalues"); RETURNING says which rows
+                    # went in on every backend (rowcount does not with psycopg).
+                    inserted = conn.execute(
+                        self._insert(feedback).on_conflict_do_nothing().returning(feedback.c.id), values
+                    )
+                    new += len(inserted.all())
+            return new
+
+        return self._within(store) if rows else 0
 
     def seen(self, jti: str, iss: str, expires_at: float) -> bool:
         """JWT replay cache shared by every worker: True when (iss, jti) was already recorded and unexpired."""
-        now = time.time()
-        with self.engine.begin() as conn:
-            conn.execute(delete(jwt_seen).where(jwt_seen.c.expires_at < now))
-            inserted = conn.execute(
-                self._insert(jwt_seen)
-                .values(iss=iss, jti=jti, expires_at=expires_at)
-                .on_conflict_do_nothing()
-                .returning(jwt_seen.c.jti)
-            ).all()
-        return not inserted
+
+        def check() -> bool:
+            now = time.time()
+            with self.engine.begin() as conn:
+                conn.execute(delete(jwt_seen).where(jwt_seen.c.expires_at < now))
+                inserted = conn.execute(
+                    self._insert(jwt_seen)
+                    .values(iss=iss, jti=jti, expires_at=expires_at)
+                    .on_conflict_do_nothing()
+                    .returning(jwt_seen.c.jti)
+                ).all()
+            return not inserted
+
+        return self._within(check)
 
     def report(self) -> list[dict[str, Any]]:
         """Per rule: cards issued, feedback received, accepted and overridden, and overrides per reason.
 
-        Feedback about a card this deployment did not issue is reported under rule "unknown"."""
-        with self.engine.connect() as conn:
-            issued: dict[str, int] = dict(
-                conn.execute(select(issued_card.c.rule_id, func.count()).group_by(issued_card.c.rule_id)).all()
-            )
-            rows = conn.execute(
-                select(feedback.c.rule_id, feedback.c.outcome, feedback.c.override_code, func.count()).group_by(
-                    feedback.c.rule_id, feedback.c.outcome, feedback.c.override_code
+        A feedback row stored before its card's record was written is counted under the card's rule now;
+        feedback about a card this deployment did not issue is reported under rule "unknown"."""
+        rule = func.coalesce(feedback.c.rule_id, issued_card.c.rule_id)
+
+        def read() -> tuple[dict[str, int], list[Any]]:
+            with self.engine.connect() as conn:
+                issued: dict[str, int] = dict(
+                    conn.execute(select(issued_card.c.rule_id, func.count()).group_by(issued_card.c.rule_id)).all()
                 )
-            ).all()
+                rows = conn.execute(
+                    select(rule, feedback.c.outcome, feedback.c.override_code, func.count())
+                    .select_from(feedback.outerjoin(issued_card, feedback.c.card_uuid == issued_card.c.card_uuid))
+                    .group_by(rule, feedback.c.outcome, feedback.c.override_code)
+                ).all()
+            return issued, list(rows)
+
+        issued, rows = self._within(read)
         rules: dict[str, dict[str, Any]] = {}
         for rule_id in issued:
             rules[rule_id] = {"rule": rule_id, "issued": issued[rule_id], "accepted": 0, "overridden": 0, "reasons": {}}
@@ -133,14 +168,38 @@ class Store:
         return sorted(rules.values(), key=lambda r: r["rule"])
 
     def feedback_rows(self) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(select(feedback).order_by(feedback.c.id))]
+        def read() -> list[dict[str, Any]]:
+            with self.engine.connect() as conn:
+                return [dict(r._mapping) for r in conn.execute(select(feedback).order_by(feedback.c.id))]
+
+        return self._within(read)
 
     def close(self) -> None:
+        """Write the queued card records (for at most the store's timeout), then let the connections go."""
+        self.card_writer.close(self.timeout)
         self.engine.dispose()
 
 
-def _feedback_row(service_id: str, item: Mapping[str, Any], rule_id: str | None) -> dict[str, Any]:
+def _chunks(rows: list[Row]) -> Iterator[list[Row]]:
+    for start in range(0, len(rows), CHUNK_ROWS):
+        yield rows[start : start + CHUNK_ROWS]
+
+
+def _card_rows(service_id: str, hook_instance: str, cards: Iterable[Mapping[str, Any]]) -> list[Row]:
+    return [
+        {
+            "card_uuid": card["uuid"],
+            "service_id": service_id,
+            "rule_id": card["source"]["topic"]["code"],
+            "hook_instance": hook_instance,
+            "suggestion_uuids": json.dumps([s["uuid"] for s in card.get("suggestions", [])]),
+            "issued_at": datetime.now(UTC),
+        }
+        for card in cards
+    ]
+
+
+def _feedback_row(service_id: str, item: Mapping[str, Any]) -> Row:
     accepted = sorted(s["id"] for s in item.get("acceptedSuggestions") or [])
     override = item.get("overrideReason") or {}
     reason = override.get("reason") or {}
@@ -158,7 +217,7 @@ def _feedback_row(service_id: str, item: Mapping[str, Any], rule_id: str | None)
         "dedup_key": hashlib.sha256(json.dumps(identity).encode()).hexdigest(),
         "service_id": service_id,
         "card_uuid": item["card"],
-        "rule_id": rule_id,
+        "rule_id": None,  # filled in store_feedback when this deployment's record of the card is there
         "outcome": item["outcome"],
         "accepted_suggestions": json.dumps(accepted) if accepted else None,
         "override_system": reason.get("system"),

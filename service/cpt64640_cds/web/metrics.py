@@ -1,5 +1,5 @@
 """Prometheus metrics: requests and latency per service and status, rule firings, prefetch fetch timings,
-auth failures by reason, feedback outcomes.
+auth failures by reason, feedback outcomes, card records dropped, feedback the store could not take.
 
 Metric objects are process-wide, as prometheus_client intends. Under gunicorn `cpt64640 serve` points
 PROMETHEUS_MULTIPROC_DIR at a fresh folder before the workers fork, so `/metrics` adds up every worker.
@@ -35,6 +35,9 @@ FETCH = Histogram(
 )
 AUTH_FAILURES = Counter("cds_auth_failures_total", "Rejected client JWTs, by reason", ["reason"])
 FEEDBACK = Counter("cds_feedback_total", "Feedback items received", ["service", "outcome"])
+# "queue-full" or "store-failed": the cards went out, their records (which let feedback name a rule) did not.
+CARD_RECORDS_DROPPED = Counter("cds_card_records_dropped_total", "Card records not written, by reason", ["reason"])
+FEEDBACK_UNAVAILABLE = Counter("cds_feedback_unavailable_total", "Feedback posts answered 503: the store failed")
 
 
 def exposition() -> tuple[bytes, str]:

@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import pipeline
 from ..errors import ApiError, Issue, unavailable
-from ..logs import event
+from ..logs import LOGGER_NAME, event
 from ..protocol import contract
 from ..protocol.declarations import CdsService
 from ..protocol.prefetch.deadline import Deadline
@@ -184,12 +184,9 @@ def _count(result: pipeline.Result) -> None:
 
 
 def _record_cards(environment: Environment, service_id: str, hook_instance: str, cards: list[dict[str, Any]]) -> None:
-    """Remember which rule issued each card, for feedback. A store outage must not cost the clinician the
-    cards: it is logged and the answer goes out."""
-    try:
-        environment.store.record_cards(service_id, hook_instance, cards)
-    except SQLAlchemyError as exc:
-        event(environment.logger, "card-record-failed", logging.ERROR, service=service_id, error=type(exc).__name__)
+    """Remember which rule issued each card, for feedback. Queued for the store's background writer: the cards
+    go out whatever the database does (records it cannot take are counted: `cards_dropped`)."""
+    environment.store.record_cards_later(service_id, hook_instance, cards)
 
 
 @bp.post("/cds-services/<service_id>/feedback")
@@ -197,10 +194,52 @@ def feedback(service_id: str) -> Response:
     environment = env()
     service = _service(service_id)
     body = read_json()
+    _check_feedback_count(body, environment.settings.max_feedback_items)  # before validating every item
     contract.check("feedback", body)
     items = body.get("feedback", [body])
-    stored = environment.store.store_feedback(service.id, items)
+    try:
+        stored = environment.store.store_feedback(service.id, items)
+    except SQLAlchemyError as exc:  # down, locked, or no answer within CDS_DATABASE_TIMEOUT_MS
+        return _feedback_unavailable(environment, service.id, exc)
     for item in items:
         metrics.FEEDBACK.labels(service.id, item["outcome"]).inc()
     event(environment.logger, "feedback", service=service.id, received=len(items), stored=stored)
     return json_response({"received": len(items), "stored": stored})
+
+
+FEEDBACK_RETRY_AFTER_SECONDS = 5
+
+
+def _check_feedback_count(body: Any, limit: int) -> None:
+    items = body.get("feedback") if isinstance(body, dict) else None
+    if isinstance(items, list) and len(items) > limit:
+        raise ApiError(
+            413,
+            [
+                Issue(
+                    "too-long",
+                    f"feedback: {len(items)} items, more than {limit} per post (CDS_MAX_FEEDBACK_ITEMS); "
+                    "send them in several posts",
+                    "feedback",
+                )
+            ],
+        )
+
+
+def _feedback_unavailable(environment: Environment, service_id: str, exc: Exception) -> Response:
+    """Never a 200 for feedback that may not be stored, never a 500: a 503 the client can retry (posting the
+    same feedback again is safe, it is stored once)."""
+    metrics.FEEDBACK_UNAVAILABLE.inc()
+    event(environment.logger, "feedback-unavailable", logging.ERROR, service=service_id, error=type(exc).__name__)
+    return api_error(
+        unavailable(
+            "feedback could not be stored just now; post it again shortly (it is stored once)",
+            FEEDBACK_RETRY_AFTER_SECONDS,
+        )
+    )
+
+
+def cards_dropped(count: int, reason: str) -> None:
+    """Called by the store's card writer (its own thread, no request context): counts only in the log."""
+    metrics.CARD_RECORDS_DROPPED.labels(reason).inc(count)
+    event(logging.getLogger(LOGGER_NAME), "card-records-dropped", logging.WARNING, count=count, reason=reason)

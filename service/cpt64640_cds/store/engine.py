@@ -1,0 +1,90 @@
+"""The database engine with every wait bounded, and the client-side bound on a whole store call.
+
+The driver's own timeouts (connect, statement, lock, pool) do not bound a call to a server that has stopped
+answering: measured against a PostgreSQL frozen with SIGSTOP, the kernel still accepts and acknowledges our
+packets, so `statement_timeout`, `tcp_user_timeout` and keepalives never fire and a query waits until the
+server is thawed. `call_within` therefore runs each store call on a thread of its own and stops waiting at
+the deadline; the abandoned thread ends when the driver gives up or the server answers. Those threads hold a
+pooled connection each, so the pool size bounds them.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+T = TypeVar("T")
+
+# Per engine (one per worker process): the request threads, the card writer, and calls abandoned to a
+# frozen server. Beyond that a call waits for a connection until its own deadline.
+POOL_SIZE = 4
+MAX_OVERFLOW = 4
+
+
+class StoreTimeout(SQLAlchemyError):
+    """The database did not answer a store call within the store's timeout (CDS_DATABASE_TIMEOUT_MS)."""
+
+
+def bounded_engine(database_url: str, timeout_ms: int) -> Engine:
+    """An engine whose connect, statement, lock and pool waits are all bounded by `timeout_ms`."""
+    url = make_url(database_url)
+    seconds = timeout_ms / 1000
+    backend = url.get_backend_name()
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if backend == "sqlite" and url.database in (None, "", ":memory:"):
+        options.update(poolclass=StaticPool)  # one in-memory database, whichever thread calls
+    else:
+        options.update(pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW, pool_timeout=seconds)
+    if backend == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        options["connect_args"] = {"timeout": seconds, "check_same_thread": False}
+    elif backend == "postgresql":
+        given = url.query.get("options", ())  # the URL's own server options are kept
+        own = [given] if isinstance(given, str) else list(given)
+        options["connect_args"] = {
+            # libpq counts whole seconds (psycopg waits at least 2); call_within bounds the caller anyway.
+            "connect_timeout": max(1, math.ceil(seconds)),
+            "options": " ".join([*own, f"-c statement_timeout={timeout_ms}", f"-c lock_timeout={timeout_ms}"]),
+            # Drops a connection whose packets go unacknowledged (a lost host or network), not a frozen server.
+            "tcp_user_timeout": timeout_ms,
+        }
+    engine = create_engine(url, **options)
+    if backend == "sqlite":
+        event.listen(engine, "connect", partial(_sqlite_pragmas, timeout_ms))
+    return engine
+
+
+def _sqlite_pragmas(timeout_ms: int, dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA busy_timeout={timeout_ms}")  # a locked database: wait this long, then fail
+    cursor.close()
+
+
+def call_within(seconds: float, work: Callable[[], T]) -> T:
+    """`work()`'s result or exception, or `StoreTimeout` once `seconds` have passed, whatever the database does."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(work())
+        except BaseException as exc:  # handed to the caller, who decides
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="cpt64640-store-call", daemon=True).start()
+    try:
+        return future.result(timeout=seconds)
+    except TimeoutError:
+        raise StoreTimeout(f"the database did not answer within {seconds:g} s") from None

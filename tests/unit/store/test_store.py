@@ -1,0 +1,53 @@
+"""The store's bounds: a call returns or raises within the timeout whatever the database does, a locked
+SQLite fails after the timeout (not SQLite's default 5 s), and feedback stored before its card record is
+still reported under the card's rule."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+from sqlalchemy.exc import SQLAlchemyError
+
+from cpt64640_cds.store.engine import StoreTimeout, call_within
+from cpt64640_cds.store.store import Store
+
+
+def test_call_within_stops_waiting_at_the_deadline():
+    started = time.monotonic()
+    with pytest.raises(StoreTimeout):
+        call_within(0.2, lambda: time.sleep(2))
+    assert time.monotonic() - started < 0.5
+    assert call_within(1, lambda: 42) == 42
+    with pytest.raises(ZeroDivisionError):
+        call_within(1, lambda: 1 / 0)
+
+
+def test_a_locked_sqlite_fails_within_the_timeout(tmp_path):
+    path = tmp_path / "locked.sqlite3"
+    store = Store(f"sqlite:///{path}", timeout_ms=300)
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 300
+    lock = sqlite3.connect(path, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    started = time.monotonic()
+    try:
+        with pytest.raises(SQLAlchemyError) as failure:
+            store.store_feedback("s", [{"card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-12-01"}])
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert time.monotonic() - started < 0.3 + 0.5
+    assert "locked" in str(failure.value) or isinstance(failure.value, StoreTimeout)
+    store.close()
+
+
+def test_feedback_before_its_card_record_is_reported_under_the_rule(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'late.sqlite3'}")
+    store.store_feedback("s", [{"card": "a", "outcome": "overridden", "outcomeTimestamp": "2026-12-01T10:00:00Z"}])
+    store.record_cards_later("s", "hook-1", [{"uuid": "a", "source": {"topic": {"code": "line-suggestion"}}}])
+    assert store.card_writer.flush(5)
+    [rule] = store.report()
+    assert (rule["rule"], rule["issued"], rule["overridden"]) == ("line-suggestion", 1, 1)
+    store.close()
