@@ -22,10 +22,10 @@ MODES = ("drip-body", "drip-headers", "hang")
 class HostileServer:
     """An HTTP/1.1 server on 127.0.0.1 answering every GET the way `mode` says.
 
-    - `drip-body`: a 200 with a Content-Length of 1 MB, then one body byte every `interval` seconds;
+    - `drip-body`: a 200 with a Content-Length of 100 kB, then one body byte every `interval` seconds;
     - `drip-headers`: a status line, then one header byte every `interval` seconds (the headers never end);
     - `hang`: reads the request and never answers;
-    - `answer`: `answer(path)` gives the whole body (JSON), sent at once with its length.
+    - `answer`: `answer(path)` gives the whole body (JSON), sent at once with its length (keep-alive).
     A connection is held until the client closes it or `hold` seconds pass.
     """
 
@@ -80,11 +80,11 @@ class HostileServer:
     def _serve(self, conn: socket.socket) -> None:
         try:
             with conn:
-                path = self._request(conn)
-                if path is not None:
+                while (path := self._request(conn)) is not None:
                     with self._lock:
                         self.paths.append(path)
-                    self._respond(conn, path)
+                    if not self._respond(conn, path):
+                        return
         except OSError:
             pass  # the client went away: what we wait for
         finally:
@@ -102,21 +102,23 @@ class HostileServer:
             head += data
         return head.split(b" ", 2)[1].decode("latin-1")
 
-    def _respond(self, conn: socket.socket, path: str) -> None:
+    def _respond(self, conn: socket.socket, path: str) -> bool:
+        """Answer one request; True when the connection may carry another."""
         if self.mode == "answer":
             assert self.answer is not None
             body = self.answer(path)
             head = f"HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\nContent-Length: {len(body)}\r\n\r\n"
             conn.sendall(head.encode() + body)
-            self._until_closed(conn, None)
-        elif self.mode == "drip-body":
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{")
+            return True
+        if self.mode == "drip-body":
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
             self._until_closed(conn, b" ")
         elif self.mode == "drip-headers":
             conn.sendall(b"HTTP/1.1 200 OK\r\nX-Drip: ")
             self._until_closed(conn, b"a")
         else:
             self._until_closed(conn, None)
+        return False
 
     def _until_closed(self, conn: socket.socket, drip: bytes | None) -> None:
         """Send `drip` every interval (or nothing) until the client closes, `hold` passes or the server stops."""
