@@ -26,9 +26,9 @@ def test_a_jwk_set_is_fetched():
 
 
 def test_an_oversized_jwk_set_is_refused():
-    with HostileServer("answer", answer=lambda _: b" " * (JWKS_MAX_BYTES + 1)) as server:
-        with pytest.raises(JwksFetchError, match="larger than"):
-            fetch_jwks(server.base_url + "/jwks.json")
+    oversized = HostileServer("answer", answer=lambda _: b" " * (JWKS_MAX_BYTES + 1))
+    with oversized as server, pytest.raises(JwksFetchError, match="larger than"):
+        fetch_jwks(server.base_url + "/jwks.json")
 
 
 @pytest.mark.parametrize("mode", MODES)
