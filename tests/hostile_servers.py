@@ -133,6 +133,16 @@ class HostileServer:
         return bool(select.select([conn], [], [], seconds)[0])
 
 
+def settles(within: float, condition: Callable[[], bool]) -> bool:
+    """Whether `condition` holds within `within` seconds (threads take a moment to exit after their work)."""
+    until = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > until:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def threads_of(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
 

@@ -21,7 +21,7 @@ from cpt64640_cds.protocol.prefetch.deadline import Deadline
 from cpt64640_cds.protocol.prefetch.outbound import BoundedSession
 from cpt64640_cds.protocol.services.order_sign import SERVICE
 
-from ...hostile_servers import MODES, HostileServer, fds_of
+from ...hostile_servers import MODES, HostileServer, fds_of, settles
 
 MARGIN = 0.5  # seconds past a deadline that an answer may take on a busy machine
 LOOPBACK = FhirAllowlist((), loopback=True)
@@ -52,7 +52,7 @@ def test_a_bounded_get_ends_at_its_deadline_whatever_the_server_does(mode):
         assert session.cut
         assert elapsed < 0.6 + MARGIN  # the read timeout (2 s) never came into it
         assert server.wait_closed(2.0) == 0  # the server saw the connection closed
-        assert _threads() <= threads and fds_of(os.getpid()) <= fds
+        assert settles(1.0, lambda: _threads() <= threads and fds_of(os.getpid()) <= fds)
 
 
 def test_a_session_closed_before_its_deadline_is_not_cut():
@@ -126,8 +126,7 @@ def test_completion_answers_at_the_deadline_and_leaves_nothing_running(mode):
         assert {issue.code for issue in failed.value.issues} == {"timeout"}
         assert server.wait_closed(2.0) == 0
         assert len(server.paths) == 2 * 3  # three jobs started per call, the others were cancelled in the queue
-        time.sleep(0.2)
-        assert _threads() <= threads and fds_of(os.getpid()) <= fds
+        assert settles(1.0, lambda: _threads() <= threads and fds_of(os.getpid()) <= fds)
     prefetch_threads = [t for t in threading.enumerate() if t.name.startswith("prefetch")]
     assert len(prefetch_threads) <= 3 + 16  # this test's pool and, at most, the default one of other tests
 
