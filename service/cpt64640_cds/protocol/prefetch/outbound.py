@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -57,7 +58,7 @@ class BoundedSession:
         """A streamed GET; the caller reads the body and closes the response (`with`)."""
         return self._session.get(url, headers=headers, timeout=timeout, stream=True, allow_redirects=False)
 
-    def cut_now(self) -> None:
+    def _cut_sockets(self) -> None:
         with self._lock:
             self._cut = self._cut or not self._closed
             sockets, self._sockets = self._sockets, []
@@ -91,9 +92,9 @@ def _shut(sockets: list[socket.socket]) -> None:
 class _TrackingAdapter(HTTPAdapter):
     """An adapter whose urllib3 pools make connections that report each new socket to `track`."""
 
-    def __init__(self, track: Any):
+    def __init__(self, track: Callable[[socket.socket], None]):
         self._track_socket = track  # set before HTTPAdapter.__init__ builds the pool manager
-        super().__init__(max_retries=0)
+        super().__init__()  # no retries: requests' default
 
     def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
@@ -116,7 +117,7 @@ class _TrackingAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": HTTPPool, "https": HTTPSPool}
 
 
-def _tracked(connection: HTTPConnection, sock: socket.socket, track: Any) -> socket.socket:
+def _tracked(connection: HTTPConnection, sock: socket.socket, track: Callable[[socket.socket], None]) -> socket.socket:
     try:
         track(sock)
     except OSError as exc:
@@ -154,7 +155,7 @@ class _Watchdog:
                 _, _, ref = heapq.heappop(self._due)
             session = ref()
             if session is not None:
-                session.cut_now()
+                session._cut_sockets()
 
 
 _WATCHDOG = _Watchdog()
