@@ -241,7 +241,7 @@ def test_enormous_fhir_response_is_cut_off(tmp_path, start_fhir_server):
         server = start_fhir_server()
         response = post_hook(small.base_url, SIGN, _fetching(server.base_url))
         assert response.status_code == 412
-        assert "larger than 2000 bytes" in json.dumps(response.json())
+        assert "response budget of 2000 bytes for this call exceeded" in json.dumps(response.json())
     finally:
         small.stop()
 

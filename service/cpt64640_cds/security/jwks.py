@@ -10,9 +10,11 @@ from typing import Any
 
 import requests
 
-JWKS_TIMEOUTS = (2.0, 2.0)  # connect, read (seconds)
+from ..protocol.prefetch.outbound import BoundedSession
 
-JWKS_TOTAL_SECONDS = 5.0  # a slow drip of bytes must not hold a request thread past this
+JWKS_TIMEOUTS = (2.0, 2.0)  # connect, read (seconds): each socket operation
+
+JWKS_TOTAL_SECONDS = 5.0  # the whole fetch: the sockets are cut then, whatever the server sends or withholds
 
 JWKS_MAX_BYTES = 256 * 1024
 
@@ -22,17 +24,12 @@ class JwksFetchError(Exception):
 
 
 def fetch_jwks(url: str) -> Mapping[str, Any]:
-    """GET a JWK Set: short timeouts, no redirects (the URL is the allowlist), at most 256 KiB, 5 s overall."""
-    started = time.monotonic()
+    """GET a JWK Set: short timeouts, no redirects (the URL is the allowlist), at most 256 KiB, and an answer
+    (or JwksFetchError) within 5 s however slowly the server drips its headers or body."""
+    session = BoundedSession(until=time.monotonic() + JWKS_TOTAL_SECONDS)
     body = bytearray()
     try:
-        with requests.get(
-            url,
-            headers={"Accept": "application/jwk-set+json, application/json"},
-            timeout=JWKS_TIMEOUTS,
-            allow_redirects=False,
-            stream=True,
-        ) as response:
+        with session.get(url, {"Accept": "application/jwk-set+json, application/json"}, JWKS_TIMEOUTS) as response:
             if response.status_code != 200:
                 raise JwksFetchError(f"HTTP {response.status_code}")
             declared = response.headers.get("Content-Length", "")
@@ -42,10 +39,14 @@ def fetch_jwks(url: str) -> Mapping[str, Any]:
                 body += chunk
                 if len(body) > JWKS_MAX_BYTES:
                     raise JwksFetchError(f"larger than {JWKS_MAX_BYTES} bytes")
-                if time.monotonic() - started > JWKS_TOTAL_SECONDS:
-                    raise JwksFetchError("too slow")
     except requests.RequestException as exc:
+        if session.cut:
+            raise JwksFetchError(f"slower than {JWKS_TOTAL_SECONDS:g} s") from None
         raise JwksFetchError(f"request failed ({type(exc).__name__})") from None
+    finally:
+        session.close()
+    if session.cut:  # a body cut short can look complete when the server sent no length
+        raise JwksFetchError(f"slower than {JWKS_TOTAL_SECONDS:g} s")
     try:
         data = json.loads(body)
     except ValueError:

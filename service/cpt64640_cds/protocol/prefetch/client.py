@@ -1,4 +1,5 @@
-"""GETs against the client's FHIR server, streamed so that size and deadline hold mid-body.
+"""GETs against the client's FHIR server for one hook call: every socket cut at the call's deadline, every
+byte counted against the call's one budget (`CDS_FHIR_MAX_CALL_BYTES`, all keys and pages together).
 
 The access token lives only in one `FhirClient`; it is never logged, stored or put in an exception.
 """
@@ -6,13 +7,15 @@ The access token lives only in one `FhirClient`; it is never logged, stored or p
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
 from ...config import Settings
+from .allowlist import place
 from .deadline import Deadline
+from .outbound import BoundedSession
 
 
 class FetchError(Exception):
@@ -23,33 +26,54 @@ class FetchError(Exception):
         self.issue_code = issue_code
 
 
+class ByteBudget:
+    """Bytes one hook call may read from the FHIR server, shared by the threads fetching its keys."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._used = 0
+        self._lock = threading.Lock()
+
+    def expect(self, size: int) -> None:
+        """Fail before reading a body whose declared length would not fit."""
+        with self._lock:
+            if self._used + size > self.limit:
+                raise self._exceeded()
+
+    def take(self, size: int) -> None:
+        with self._lock:
+            self._used += size
+            if self._used > self.limit:
+                raise self._exceeded()
+
+    def _exceeded(self) -> FetchError:
+        return FetchError(f"response budget of {self.limit} bytes for this call exceeded", "too-costly")
+
+
 class FhirClient:
-    """GETs against one client FHIR server, streamed so that size and deadline hold mid-body."""
+    """GETs against one client FHIR server (an allowed base URL) until the deadline; `close()` when every
+    fetch has returned."""
 
     def __init__(self, base: str, token: str | None, settings: Settings, deadline: Deadline):
         self.base = base.rstrip("/")
-        self._origin = urlsplit(self.base)
+        self._place = place(self.base)
         self._token = token
         self._settings = settings
         self._deadline = deadline
-        self._session = requests.Session()
-        self._session.trust_env = False  # never route PHI through proxies picked up from the environment
+        self._budget = ByteBudget(settings.fhir_max_call_bytes)
+        self._session = BoundedSession(until=deadline.at)
 
     def close(self) -> None:
         self._session.close()
 
     def same_server(self, url: str) -> bool:
-        try:
-            parts = urlsplit(url)
-        except ValueError:
-            return False
-        return (
-            parts.scheme == self._origin.scheme
-            and parts.netloc == self._origin.netloc
-            and (parts.path + "/").startswith(self._origin.path.rstrip("/") + "/")
-        )
+        """Is `url` (a `next` link, a query on the base) under the base URL, as sent and as written?"""
+        target = place(url, query=True)
+        return target is not None and self._place is not None and target.under(self._place)
 
     def get(self, url: str) -> tuple[int, dict[str, Any] | None]:
+        if not self.same_server(url):
+            raise FetchError("URL outside fhirServer; not contacted", "forbidden")
         remaining = self._deadline.remaining()
         if remaining <= 0:
             raise FetchError("deadline exceeded before the call", "timeout")
@@ -59,17 +83,19 @@ class FhirClient:
         connect = min(self._settings.fhir_connect_timeout_ms / 1000, remaining)
         read = min(self._settings.fhir_read_timeout_ms / 1000, remaining)
         try:
-            with self._session.get(
-                url, headers=headers, timeout=(connect, read), stream=True, allow_redirects=False
-            ) as response:
-                body = self._read(response)
+            with self._session.get(url, headers, (connect, read)) as response:
                 status = response.status_code
-        except requests.Timeout:
-            raise FetchError("timed out", "timeout") from None
-        except requests.ConnectionError:
-            raise FetchError("connection failed") from None
+                body = self._read(response)
         except requests.RequestException as exc:
+            if self._session.cut:
+                raise FetchError("deadline exceeded while reading", "timeout") from None
+            if isinstance(exc, requests.Timeout):
+                raise FetchError("timed out", "timeout") from None
+            if isinstance(exc, requests.ConnectionError):
+                raise FetchError("connection failed") from None
             raise FetchError(f"request failed ({type(exc).__name__})") from None
+        if self._session.cut:  # a body cut short can look complete when the server sent no length
+            raise FetchError("deadline exceeded while reading", "timeout")
         if status in (404, 410):
             return status, None
         if status != 200:
@@ -82,15 +108,12 @@ class FhirClient:
             raise FetchError("response is not a FHIR resource")
         return status, data
 
-    def _read(self, response: requests.Response) -> bytes:
-        limit = self._settings.fhir_max_call_bytes
-        chunks: list[bytes] = []
-        size = 0
+    def _read(self, response: requests.Response) -> bytearray:
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit():
+            self._budget.expect(int(declared))
+        body = bytearray()
         for chunk in response.iter_content(chunk_size=64 * 1024):
-            size += len(chunk)
-            if size > limit:
-                raise FetchError(f"response larger than {limit} bytes")
-            if self._deadline.remaining() <= 0:
-                raise FetchError("deadline exceeded while reading", "timeout")
-            chunks.append(chunk)
-        return b"".join(chunks)
+            self._budget.take(len(chunk))
+            body += chunk
+        return body

@@ -3,8 +3,9 @@
 Per declared key (CDS Hooks 2.0 §Prefetch, decision table in docs/architecture.md):
 - a provided resource or Bundle is used; `null` means "no data" and is never re-queried;
 - a provided OperationOutcome means the client failed to get that key: it is fetched again when possible;
-- an absent key is fetched from `fhirServer` with the client's bearer token, all keys in parallel, every
-  call bounded by its own timeouts and by the one deadline of the hook call; `next` pages are followed on
+- an absent key is fetched from `fhirServer` with the client's bearer token, all keys in parallel on the
+  worker's shared fetch threads, every call bounded by its own timeouts, by the one deadline of the hook
+  call (sockets still open then are cut) and by one byte budget for the call; `next` pages are followed on
   the same server up to a limit;
 - a required key that still cannot be had raises 412 with an OperationOutcome naming it.
 The access token lives only in the `FhirClient` of one call; it is never logged, stored or echoed.
@@ -12,9 +13,10 @@ The access token lives only in the `FhirClient` of one call; it is never logged,
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
@@ -26,6 +28,7 @@ from .allowlist import FhirAllowlist
 from .bundles import bundle_entries, next_link
 from .client import FetchError, FhirClient
 from .deadline import Deadline
+from .pool import fetch_pool
 from .templates import resolve_template
 
 Source = Literal["prefetch", "fetched", "null", "not-applicable", "failed"]
@@ -188,10 +191,7 @@ def complete(
                 for key in to_continue
             }
         )
-        try:
-            _run_parallel(jobs, result, deadline)
-        finally:
-            client.close()
+        _run_parallel(jobs, result, deadline, settings.fhir_fetch_threads, client.close)
     else:
         for key in to_fetch:
             if key not in result.keys:  # a client OperationOutcome stays as the reason
@@ -236,24 +236,47 @@ def _continue_key(client: FhirClient, given: KeyResult, max_pages: int, max_reso
     return partial_result
 
 
-def _run_parallel(jobs: dict[str, Callable[[], KeyResult]], result: PrefetchResult, deadline: Deadline) -> None:
-    # One thread per key (at most the service's declared keys): a slow server costs one round trip, not two.
-    pool = ThreadPoolExecutor(max_workers=max(1, len(jobs)), thread_name_prefix="prefetch")
-    try:
-        futures = {pool.submit(job): key for key, job in jobs.items()}
-        _, not_done = wait(futures, timeout=max(deadline.remaining(), 0))
-        for future, key in futures.items():
-            previous = result.keys.get(key)
-            if future in not_done:
-                if previous and previous.source == "prefetch":
-                    previous.truncated, previous.problem = True, "next page: deadline exceeded"
-                else:
-                    result.keys[key] = KeyResult(key, "failed", problem="deadline exceeded", issue_code="timeout")
-                continue
-            try:
-                result.keys[key] = future.result()
-            except FetchError as exc:
-                result.keys[key] = KeyResult(key, "failed", problem=str(exc), issue_code=exc.issue_code)
-    finally:
-        # Never wait for stragglers: their sockets time out on their own, the answer goes out now.
-        pool.shutdown(wait=False, cancel_futures=True)
+def _run_parallel(
+    jobs: dict[str, Callable[[], KeyResult]],
+    result: PrefetchResult,
+    deadline: Deadline,
+    threads: int,
+    when_all_ended: Callable[[], None],
+) -> None:
+    """Run the jobs on the shared fetch threads until they end or the deadline passes, whichever is first.
+
+    Keys not done by then fail with "deadline exceeded": queued jobs are cancelled, running ones are left to
+    the cut of their sockets at the same deadline. `when_all_ended` runs once the last job has ended or been
+    cancelled (it closes the call's client), in whichever thread that happens.
+    """
+    pending = len(jobs)
+    lock = threading.Lock()
+
+    def ended(_: Future[KeyResult]) -> None:
+        nonlocal pending
+        with lock:
+            pending -= 1
+            last = pending == 0
+        if last:
+            when_all_ended()
+
+    pool = fetch_pool(threads)
+    futures: dict[Future[KeyResult], str] = {}
+    for key, job in jobs.items():
+        future = pool.submit(job)
+        futures[future] = key
+        future.add_done_callback(ended)
+    _, not_done = wait(futures, timeout=max(deadline.remaining(), 0))
+    for future, key in futures.items():
+        previous = result.keys.get(key)
+        if future in not_done:
+            future.cancel()  # a job still queued never starts
+            if previous and previous.source == "prefetch":
+                previous.truncated, previous.problem = True, "next page: deadline exceeded"
+            else:
+                result.keys[key] = KeyResult(key, "failed", problem="deadline exceeded", issue_code="timeout")
+            continue
+        try:
+            result.keys[key] = future.result()
+        except FetchError as exc:
+            result.keys[key] = KeyResult(key, "failed", problem=str(exc), issue_code=exc.issue_code)
