@@ -30,7 +30,7 @@ class Settings:
     fhir_read_timeout_ms: int = 1500
     fhir_max_pages: int = 5
     fhir_max_call_bytes: int = 8 * 1024 * 1024  # one budget for every FHIR response of a call, all keys and pages
-    fhir_fetch_threads: int = 16  # per worker, shared by every call: stragglers are cut at each call's deadline
+    fhir_fetch_threads: int = 40  # per worker, shared by every call: 4 request threads x 10 prefetch keys
     max_body_bytes: int = 5 * 1024 * 1024
     cors_origins: tuple[str, ...] = ("*",)
     # Modifier policy: the "distinct service" modifier put on the 2nd+ line with the same code and side,
