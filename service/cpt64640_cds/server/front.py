@@ -8,6 +8,7 @@ socket, and takes each response whole: gunicorn only ever talks to nginx, at ngi
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import grp
 import os
@@ -95,7 +96,7 @@ def render(settings: Settings, run_dir: Path, upstream: Path, worker_timeout: in
 
 @dataclass
 class Front:
-    """A running nginx; its master is a child of gunicorn's arbiter."""
+    """A running nginx: its master is a child of gunicorn's arbiter and leads its own process group."""
 
     process: subprocess.Popen[bytes]
 
@@ -108,15 +109,18 @@ class Front:
             self.process.send_signal(signal.SIGQUIT)
 
     def stop(self, grace: float) -> None:
-        """Wait for a graceful stop up to `grace` seconds, then end nginx at once."""
+        """Wait for a graceful stop up to `grace` seconds, then end nginx at once; its workers too, which
+        outlive a master that was killed (and would keep listening)."""
         self.stop_accepting()
         for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
                 self.process.wait(timeout=grace)
-                return
+                break
             except subprocess.TimeoutExpired:
                 self.process.send_signal(sig)
                 grace = 5
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
 
 
@@ -127,6 +131,7 @@ def start(binary: str, settings: Settings, run_dir: Path, upstream: Path, worker
     process = subprocess.Popen(
         [binary, "-p", str(run_dir), "-c", str(config), "-e", "stderr"],
         stdin=subprocess.DEVNULL,
+        process_group=0,  # its own group: its workers can be found and stopped when the master is gone
         preexec_fn=_die_with_parent,  # the arbiter has no other thread yet
     )
     pid_file = run_dir / "nginx.pid"  # written once the listening sockets are bound
