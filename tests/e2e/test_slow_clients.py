@@ -8,14 +8,12 @@ it, whichever way it stops."""
 
 from __future__ import annotations
 
-import errno
 import http.client
 import json
 import os
 import shutil
 import signal
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +24,7 @@ import pytest
 import requests
 
 from cpt64640_cds.tools.processes import Process, process_group, start_service
+from cpt64640_cds.tools.slow_clients import SlowClients
 
 from ..conftest import SIGN, fixture_request
 from .conftest import post_hook
@@ -55,66 +54,9 @@ def direct(tmp_path_factory) -> Iterator[Process]:
     server.stop()
 
 
-class SlowClients:
-    """`count` connections sending valid requests one byte a second; the first `bodies` send a whole header
-    with a large Content-Length and then drip the body. A connection the server closes is opened again."""
-
-    def __init__(self, base_url: str, count: int, bodies: int) -> None:
-        parts = urlsplit(base_url)
-        self.address = (parts.hostname or "127.0.0.1", parts.port or 80)
-        self.count, self.bodies = count, bodies
-        self.reopened = 0
-        self.sockets: list[socket.socket | None] = [None] * count
-        self.pending: list[bytes] = [b""] * count
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> SlowClients:
-        for i in range(self.count):
-            self._open(i)
-            time.sleep(0.02)  # one at a time, as they would come: every gunicorn worker takes its share
-        self.thread.start()
-        time.sleep(2)  # each connection holds a gunicorn thread by now when nothing buffers in front
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=5)
-        for sock in self.sockets:
-            if sock:
-                sock.close()
-
-    def _open(self, i: int) -> None:
-        sock = socket.create_connection(self.address, timeout=2)
-        sock.setblocking(False)
-        self.sockets[i] = sock
-        body = json.dumps(fixture_request("order-sign-lfcn-left-prefetched")).encode()
-        head = f"POST /cds-services/{SIGN} HTTP/1.1\r\nHost: {self.address[0]}\r\nContent-Type: application/json\r\n"
-        if i < self.bodies:
-            sock.send(f"{head}Content-Length: {100 * len(body)}\r\n\r\n".encode())
-            self.pending[i] = body * 100
-        else:
-            self.pending[i] = f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
-        self._send(i)
-
-    def _send(self, i: int) -> None:
-        sock = self.sockets[i]
-        assert sock is not None
-        sock.send(self.pending[i][:1])
-        self.pending[i] = self.pending[i][1:]
-
-    def _run(self) -> None:
-        while not self.stopping.wait(1):
-            for i, sock in enumerate(self.sockets):
-                try:
-                    self._send(i)
-                except OSError as exc:  # the server closed it (nginx's header and body timeouts)
-                    if exc.errno not in (errno.EPIPE, errno.ECONNRESET, errno.EAGAIN):
-                        raise
-                    if sock:
-                        sock.close()
-                    self.reopened += 1
-                    self._open(i)
+def _attack(server: Process) -> SlowClients:
+    body = json.dumps(fixture_request("order-sign-lfcn-left-prefetched")).encode()
+    return SlowClients(server.base_url, f"/cds-services/{SIGN}", body, SLOW, SLOW_BODIES)
 
 
 def _timed(call: Any) -> tuple[float, Any]:
@@ -127,7 +69,7 @@ def _timed(call: Any) -> tuple[float, Any]:
 def test_slow_clients_leave_normal_calls_answered_behind_the_front(fronted):
     body = fixture_request("order-sign-lfcn-left-prefetched")
     bound = DEADLINE_S + MARGIN_S
-    with SlowClients(fronted.base_url, SLOW, SLOW_BODIES) as attack:
+    with _attack(fronted) as attack:
         for _ in range(20):
             took, response = _timed(lambda: post_hook(fronted.base_url, SIGN, body))
             assert response.status_code == 200
@@ -143,7 +85,7 @@ def test_slow_clients_leave_normal_calls_answered_behind_the_front(fronted):
 def test_without_the_front_slow_clients_hold_every_gunicorn_thread(direct):
     """The reason for the front: 2 workers x 4 threads are all taken by slow sockets, /healthz included.
     gunicorn lets the threads go when the sockets close."""
-    with SlowClients(direct.base_url, SLOW, SLOW_BODIES), pytest.raises(requests.Timeout):
+    with _attack(direct), pytest.raises(requests.Timeout):
         requests.get(f"{direct.base_url}/healthz", timeout=3)
     assert requests.get(f"{direct.base_url}/healthz", timeout=10).status_code == 200
 
@@ -184,8 +126,12 @@ def test_requests_the_servers_reject_get_an_operation_outcome_with_cors(server, 
     assert outcome["issue"][0]["severity"] == "error"
     assert {k: v for k, v in response.getheaders() if "Access" in k} == app_cors  # the app's own CORS headers
     assert app_cors["Access-Control-Allow-Origin"] == "*"
-    for quoted in (b"GARBAGE", b"12abc", b"pppp"):
-        assert quoted not in response.body  # type: ignore[attr-defined]
+    log = "\n".join(request.getfixturevalue(server).log_lines())
+    for quoted in ("GARBAGE", "12abc", "pppp"):
+        assert quoted.encode() not in response.body  # type: ignore[attr-defined]
+        assert quoted not in log
+    if server == "direct":  # behind the front nginx answers these, and logs only its own alerts
+        assert '"event": "invalid-request"' in log
 
 
 SPOOFED = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Proto: http\r\nX-Forwarded-For: 10.9.8.7\r\n\r\n"  # noqa: E501
