@@ -143,8 +143,7 @@ def start(binary: str, settings: Settings, run_dir: Path, upstream: Path, worker
                 "its own message is above"
             )
         if time.monotonic() > deadline:
-            process.kill()
-            process.wait()
+            Front(process).stop(grace=0)
             raise FrontError("nginx did not start listening within 10 s")
         time.sleep(0.05)
     return Front(process)

@@ -10,8 +10,8 @@ import pytest
 from gunicorn.http import errors as http_errors
 
 from cpt64640_cds.config import ConfigError, Settings
-from cpt64640_cds.server import outcomes
-from cpt64640_cds.server.front import render
+from cpt64640_cds.server import front, outcomes
+from cpt64640_cds.server.front import find_nginx, render
 from cpt64640_cds.server.worker import classify
 
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
@@ -92,3 +92,11 @@ def test_a_header_is_named_only_when_it_is_one_we_know():
     named = classify(http_errors.InvalidHeader("CONTENT-LENGTH"))[1]
     assert named.diagnostics == "(headers): Content-Length is not valid"
     assert classify(http_errors.InvalidHeader("X-CLIENT-TEXT"))[1] == outcomes.HEADERS
+
+
+def test_which_front_serve_starts(monkeypatch):
+    assert find_nginx(Settings(auth="off", front="none")) is None
+    monkeypatch.setattr(front.shutil, "which", lambda *_args, **_kwargs: None)  # nginx is not installed
+    assert find_nginx(Settings(auth="off", front="auto")) is None  # serve warns and runs gunicorn alone
+    with pytest.raises(ConfigError, match="CDS_FRONT=nginx"):
+        find_nginx(Settings(auth="off", front="nginx"))
