@@ -37,7 +37,8 @@ class Process:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGTERM)
         try:
-            self.process.wait(timeout=10)
+            # gunicorn's graceful stop (10 s for calls in flight), then serve stops its nginx front.
+            self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.kill()
 
