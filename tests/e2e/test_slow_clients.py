@@ -65,11 +65,18 @@ def _timed(call: Any) -> tuple[float, Any]:
     return time.monotonic() - start, result
 
 
+def _open_files(pids: list[int]) -> int:
+    return sum(len(os.listdir(f"/proc/{pid}/fd")) for pid in pids)
+
+
 @needs_nginx
 def test_slow_clients_leave_normal_calls_answered_behind_the_front(fronted):
     body = fixture_request("order-sign-lfcn-left-prefetched")
     bound = DEADLINE_S + MARGIN_S
+    nginx = list(process_group(_front(fronted)[0]))
+    baseline = _open_files(nginx)
     with _attack(fronted) as attack:
+        assert _open_files(nginx) >= baseline + SLOW  # nginx holds them, gunicorn never sees them
         for _ in range(20):
             took, response = _timed(lambda: post_hook(fronted.base_url, SIGN, body))
             assert response.status_code == 200
@@ -79,6 +86,10 @@ def test_slow_clients_leave_normal_calls_answered_behind_the_front(fronted):
             assert health.status_code == 200
             assert took < bound
         assert attack.thread.is_alive()  # the attack ran throughout
+    deadline = time.monotonic() + 10
+    while _open_files(nginx) > baseline + 2 and time.monotonic() < deadline:  # + a kept-alive client
+        time.sleep(0.2)
+    assert _open_files(nginx) <= baseline + 2  # every socket of the attack closed
     assert not any("[emerg]" in line or "[alert]" in line for line in fronted.log_lines())
 
 
