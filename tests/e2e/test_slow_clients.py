@@ -186,6 +186,9 @@ def test_sigterm_to_serve_stops_nginx_and_gunicorn_and_removes_the_run_folder(tm
     try:
         master, run_dir = _front(server)
         assert (run_dir / "gunicorn.sock").is_socket()
+        booted = time.monotonic() + 30  # /healthz answers as soon as one worker has booted
+        while len(server.group()) < 3 and time.monotonic() < booted:
+            time.sleep(0.2)
         assert len(server.group()) == 3  # serve and 2 gunicorn workers
         assert len(process_group(master)) >= 2  # nginx's master and workers
         os.kill(server.process.pid, signal.SIGTERM)  # serve alone, as a service manager would
