@@ -5,7 +5,7 @@ One subpackage per stage. `STAGES` lists them in the order imports may point: a 
 modules (`LEAVES`) and modules of its own or an earlier stage, never of a later one
 (tests/unit/test_layout.py checks it). The hook path runs them in this order too:
 protocol (contract, prefetch) → fhir → reading → facts → coding → rules → cards, wired by `pipeline`
-and served by `web`.
+and served by `web` under `server`.
 """
 
 __version__ = "0.2.0"
@@ -25,6 +25,7 @@ STAGES = (
     "store",  # issued cards, feedback, seen JWT ids
     "security",  # client authentication
     "web",  # the Flask app
+    "server",  # `serve`: gunicorn and its nginx front, the HTTP servers' own errors as OperationOutcomes
     "tools",  # replay, report, fixture FHIR server (developer tools)
     "cli",  # the `cpt64640` command
 )

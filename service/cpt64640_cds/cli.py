@@ -1,70 +1,26 @@
-"""`cpt64640` command line: `serve` (the CDS service under gunicorn), and the developer tools `fhir-server`
-(fixture FHIR), `replay` (scenarios against golden cards) and `feedback-report`.
+"""`cpt64640` command line: `serve` (the CDS service: gunicorn behind nginx), and the developer tools
+`fhir-server` (fixture FHIR), `replay` (scenarios against golden cards) and `feedback-report`.
 
-Each command imports what it needs when it runs: `serve` must set up the metrics folder before the app is
-imported, and the tools' extras (`pip install 'cpt64640-cds[tools]'`) are not needed to serve."""
+Each command imports what it needs when it runs: `serve` (server/) must set up the metrics folder before the
+app is imported, and the tools' extras (`pip install 'cpt64640-cds[tools]'`) are not needed to serve."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any
 
 from .config import ConfigError, Settings
 from .knowledge.loader import KnowledgeError
 
 
-def _metrics_dir() -> None:
-    """Prometheus multi-process mode: every worker writes its metrics to a shared folder that /metrics sums.
-    Set before the app (and its metrics) is imported, as prometheus_client requires."""
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cpt64640-metrics-")
-
-
 def _serve(args: argparse.Namespace) -> int:
-    _metrics_dir()
-    from gunicorn.app.base import BaseApplication
-    from prometheus_client import multiprocess as prometheus_multiprocess
-
-    from .knowledge.loader import load
-    from .store.store import Store
-    from .web.app import create_app
+    from .server.gunicorn import serve
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("workers", args.workers)) if v}
-    settings = Settings.from_env(**overrides)
-    if settings.development:
-        print("WARNING: CDS_AUTH=off - development mode, no client authentication", file=sys.stderr, flush=True)
-    kb = load()  # fail before forking workers when a knowledge file is broken
-    Store(settings.database_url, timeout_ms=settings.database_timeout_ms).close()  # tables, before workers race
-
-    class Gunicorn(BaseApplication):
-        def load_config(self) -> None:
-            self.cfg.set("bind", f"{settings.host}:{settings.port}")
-            self.cfg.set("workers", settings.workers)
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", 4)
-            self.cfg.set("timeout", 30)
-            self.cfg.set("accesslog", None)  # one JSON line per hook call comes from the app instead
-            self.cfg.set("loglevel", settings.log_level.lower())
-            if "control_socket_disable" in self.cfg.settings:  # gunicorn 27+: one shared socket path per user
-                self.cfg.set("control_socket_disable", True)
-            self.cfg.set("child_exit", lambda _server, worker: prometheus_multiprocess.mark_process_dead(worker.pid))
-
-        def load(self) -> Any:
-            return create_app(settings)
-
-    print(
-        f"cpt64640-cds rule set {kb.version}: CDS Hooks discovery at "
-        f"http://{settings.host}:{settings.port}/cds-services",
-        flush=True,
-    )
-    Gunicorn().run()
-    return 0
+    return serve(Settings.from_env(**overrides))
 
 
 def _fhir_server(args: argparse.Namespace) -> int:
@@ -164,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cpt64640", description="CDS Hooks coding assistant for CPT 64640")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the CDS Hooks service under gunicorn")
+    serve = commands.add_parser("serve", help="run the CDS Hooks service: gunicorn behind nginx (CDS_FRONT)")
     serve.add_argument("--host", help="bind address (default HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default PORT or 8080)")
     serve.add_argument("--workers", type=int, help="gunicorn workers (default WORKERS or 2)")

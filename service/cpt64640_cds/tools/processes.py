@@ -1,6 +1,6 @@
-"""Real servers on loopback, each in its own process group: the service under gunicorn (`cpt64640 serve`) and
-the fixture FHIR server (`cpt64640 fhir-server`), on free ports. Used by the end-to-end tests and the
-benchmarks; `stop()` shuts a server down, `kill()` crashes it.
+"""Real servers on loopback, each in its own process group: the service (`cpt64640 serve`: gunicorn, behind nginx
+unless CDS_FRONT=none) and the fixture FHIR server (`cpt64640 fhir-server`), on free ports. Used by the end-to-end
+tests and the benchmarks; `stop()` shuts a server down, `kill()` crashes it, `group()` lists what still runs.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ class Process:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGTERM)
         try:
-            self.process.wait(timeout=10)
+            # gunicorn's graceful stop (10 s for calls in flight), then serve stops its nginx front.
+            self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.kill()
 
@@ -47,8 +48,27 @@ class Process:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
+    def group(self) -> dict[int, str]:
+        """The live processes of this server's process group (serve and its gunicorn workers)."""
+        return process_group(self.process.pid)
+
     def log_lines(self) -> list[str]:
         return self.log_path.read_text(encoding="utf-8").splitlines() if self.log_path else []
+
+
+def process_group(leader: int) -> dict[int, str]:
+    """The live processes of a process group (nginx leads its own): pid → command line."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # After the command name in parentheses: state, parent, process group.
+            state, _parent, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if int(group) == leader and state != "Z":
+            found[int(stat.parent.name)] = command.strip()
+    return found
 
 
 def launch_fhir_server(paths: Iterable[Path | str], *options: str) -> Process:
@@ -68,7 +88,8 @@ def launch_fhir_server(paths: Iterable[Path | str], *options: str) -> Process:
 
 def start_service(folder: Path, port: int | None = None, **env: str) -> Process:
     """`cpt64640 serve` on a free port with its SQLite file and log in `folder`; `env` overrides the defaults
-    (development mode, two workers, a 1.5 s deadline). Returns once /healthz answers."""
+    (development mode, two workers, a 1.5 s deadline; CDS_FRONT is `auto`: nginx in front when it is installed,
+    `none` or `nginx` to choose). Returns once /healthz answers."""
     port = port or free_port()
     log_path = folder / f"service-{port}.log"
     environment = {

@@ -1,0 +1,163 @@
+"""`cpt64640 serve`: the CDS service under gunicorn, behind the nginx front when there is one (CDS_FRONT).
+
+With the front, nginx listens on HOST:PORT and gunicorn on a unix socket in a private run folder (mode 0700)
+that nothing else can reach; gunicorn's arbiter starts nginx once it listens, stops it when it stops, and
+stops (exit status 1) when nginx dies. Without it, gunicorn listens on HOST:PORT itself."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+from gunicorn.errors import HaltServer
+
+from ..config import Settings
+from ..logs import configure, event
+from . import front as nginx
+
+WORKER_TIMEOUT = 30  # s: a worker silent this long is killed and replaced
+GRACEFUL_TIMEOUT = 10  # s: on stop, calls in flight get this long (each is bounded by the request deadline)
+FRONT_EXITED = 1  # serve's exit status when nginx died under it
+
+
+def serve(settings: Settings) -> int:
+    """Run the service until SIGTERM or SIGINT (exit status 0), or until nginx dies (1)."""
+    _metrics_dir()
+    # After the metrics folder is set: prometheus_client reads it when it is first imported.
+    from prometheus_client import multiprocess as prometheus_multiprocess
+
+    from ..knowledge.loader import load
+    from ..store.store import Store
+    from ..web.app import create_app
+
+    logger = configure(settings.log_level)
+    if settings.development:
+        print("WARNING: CDS_AUTH=off - development mode, no client authentication", file=sys.stderr, flush=True)
+    binary = nginx.find_nginx(settings)
+    if binary is None and settings.front == "auto":
+        print(
+            "WARNING: nginx not found - gunicorn serves HOST:PORT alone, and slow clients can hold all its "
+            "threads; install nginx or put a buffering proxy in front (docs/reliability.md)",
+            file=sys.stderr,
+            flush=True,
+        )
+        event(logger, "front-missing", logging.WARNING, note="no nginx: slow clients can exhaust the workers")
+    kb = load()  # fail before forking workers when a knowledge file is broken
+    Store(settings.database_url, timeout_ms=settings.database_timeout_ms).close()  # tables, before workers race
+    print(
+        f"cpt64640-cds rule set {kb.version}: CDS Hooks discovery at "
+        f"http://{settings.host}:{settings.port}/cds-services",
+        flush=True,
+    )
+    application = Service(settings, binary, lambda: create_app(settings), prometheus_multiprocess.mark_process_dead)
+    event(logger, "serving", front="nginx" if binary else "none", workers=settings.workers)
+    return application.serve()
+
+
+def _metrics_dir() -> None:
+    """Prometheus multi-process mode: every worker writes its metrics to a shared folder that /metrics sums."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cpt64640-metrics-")
+
+
+class Service(BaseApplication):
+    """gunicorn configured for the service; `nginx` is the front's binary, or None to listen on HOST:PORT."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        nginx_binary: str | None,
+        app_factory: Callable[[], Any],
+        worker_exited: Callable[[int], None],
+    ) -> None:
+        self.settings = settings
+        self.nginx_binary = nginx_binary
+        self.app_factory = app_factory
+        self.worker_exited = worker_exited
+        self.run_dir = Path(tempfile.mkdtemp(prefix="cpt64640-serve-")) if nginx_binary else None
+        self.front: nginx.Front | None = None
+        super().__init__()
+
+    @property
+    def upstream(self) -> Path | None:
+        """gunicorn's unix socket behind the front."""
+        return self.run_dir / "gunicorn.sock" if self.run_dir else None
+
+    def load_config(self) -> None:
+        settings, cfg = self.settings, self.cfg
+        cfg.set("bind", f"unix:{self.upstream}" if self.upstream else f"{settings.host}:{settings.port}")
+        cfg.set("workers", settings.workers)
+        cfg.set("worker_class", "cpt64640_cds.server.worker.OutcomeWorker")
+        cfg.set("threads", 4)
+        cfg.set("timeout", WORKER_TIMEOUT)
+        cfg.set("graceful_timeout", GRACEFUL_TIMEOUT)
+        # Recycling bounds a worker's memory; the jitter keeps the workers from restarting together.
+        cfg.set("max_requests", settings.max_requests)
+        cfg.set("max_requests_jitter", max(1, settings.max_requests // 10))
+        # What gunicorn reads before the app: nginx's limits are the same (8 KB a line, 431 / 414 beyond).
+        cfg.set("limit_request_line", 8190)
+        cfg.set("limit_request_fields", 100)
+        cfg.set("limit_request_field_size", 8190)
+        # Forwarded headers: only X-Forwarded-Proto, only from the proxies listed (none by default; gunicorn
+        # always trusts a unix-socket peer, which only the front can be), and no WSGI variables from headers.
+        cfg.set("forwarded_allow_ips", ",".join(settings.forwarded_allow_ips))
+        cfg.set("secure_scheme_headers", {"X-FORWARDED-PROTO": "https"})
+        cfg.set("forwarder_headers", "")
+        cfg.set("accesslog", None)  # one JSON line per hook call comes from the app instead
+        cfg.set("loglevel", settings.log_level.lower())
+        if "control_socket_disable" in cfg.settings:  # gunicorn 27+: one shared socket path per user
+            cfg.set("control_socket_disable", True)
+        cfg.set("child_exit", lambda _arbiter, worker: self.worker_exited(worker.pid))
+        cfg.set("when_ready", self._start_front)
+        cfg.set("on_exit", self._stop_front)
+
+    def load(self) -> Any:
+        return self.app_factory()
+
+    def serve(self) -> int:
+        """gunicorn's run loop; returns only when the front could not start (the arbiter exits otherwise)."""
+        try:
+            _Arbiter(self).run()
+        except nginx.FrontError as exc:
+            print(f"cpt64640: {exc}", file=sys.stderr, flush=True)
+            self._remove_run_dir()
+            return FRONT_EXITED
+        return 0
+
+    def _start_front(self, _arbiter: Arbiter) -> None:
+        if self.nginx_binary and self.run_dir and self.upstream:
+            self.front = nginx.start(self.nginx_binary, self.settings, self.run_dir, self.upstream, WORKER_TIMEOUT)
+
+    def _stop_front(self, _arbiter: Arbiter) -> None:
+        if self.front:
+            self.front.stop(grace=GRACEFUL_TIMEOUT)
+        self._remove_run_dir()
+
+    def _remove_run_dir(self) -> None:
+        if self.run_dir:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+class _Arbiter(Arbiter):
+    """gunicorn's arbiter, which stops with its front: nginx stops taking connections first, and gunicorn
+    stops when nginx is gone."""
+
+    app: Service
+
+    def manage_workers(self) -> None:  # every turn of the arbiter's loop, at least once a second
+        if self.app.front and self.app.front.exited():
+            raise HaltServer("the nginx front exited", FRONT_EXITED)
+        super().manage_workers()
+
+    def halt(self, reason: str | None = None, exit_status: int = 0) -> None:
+        if self.app.front:
+            self.app.front.stop_accepting()
+        super().halt(reason, exit_status)
