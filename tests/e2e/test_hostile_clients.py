@@ -26,7 +26,7 @@ from cpt64640_cds.config import ConfigError, Settings
 from cpt64640_cds.tools.hook_requests import fetching, null_prefetch
 from cpt64640_cds.tools.processes import Process, free_port, start_service
 
-from ..conftest import SIGN, fixture_request
+from ..conftest import FIXTURES, SIGN, fixture_request
 from .conftest import post_hook
 from .test_storage import POSTGRES_URL, _postgres_available
 
@@ -34,6 +34,7 @@ ISSUER_A = "https://ehr-a.example.org"
 ISSUER_B = "https://ehr-b.example.org"
 ISSUER_ROTATING = "https://ehr-rotating.example.org"
 ISSUER_DRIPPING = "https://ehr-dripping.example.org"
+SYNTHEA_RECORD = "Evelyn_McCullough_b3e8d121-f742-438c-92e3-02135e4543d5.json"
 
 
 class ConnectionCounter:
@@ -347,3 +348,38 @@ def test_a_body_of_nested_arrays_is_refused_before_it_is_parsed(service):
     response = post_hook(service.base_url, SIGN, raw)
     assert response.status_code == 413 and response.json()["issue"][0]["code"] == "too-costly"
     assert time.monotonic() - started < 1.0
+
+
+def _large_body(megabytes: float) -> str:
+    """A real order-sign request whose `conditions` carry a Synthea patient's resources, repeated to the size."""
+    record = json.loads((FIXTURES / "external" / "smart-sandbox" / SYNTHEA_RECORD).read_text(encoding="utf-8"))
+    entries = [{"resource": entry["resource"]} for entry in record["entry"]]
+    body = _sign_body()
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "entry": []}
+    body["prefetch"]["conditions"] = bundle
+    while len(raw := json.dumps(body)) < megabytes * 1_000_000:
+        bundle["entry"] += entries[:200]
+    return raw
+
+
+def test_a_burst_of_large_calls_leaves_small_calls_their_threads(service):
+    large = _large_body(3)
+    post_hook(service.base_url, SIGN, large)  # warm both the parser and a worker
+
+    def call_large(_: int) -> requests.Response:
+        return post_hook(service.base_url, SIGN, large)
+
+    small: list[float] = []
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = pool.map(call_large, range(12))
+        for _ in range(8):
+            started = time.monotonic()
+            assert post_hook(service.base_url, SIGN, _sign_body()).status_code == 200
+            small.append(time.monotonic() - started)
+        answers = list(answers)
+    statuses = [answer.status_code for answer in answers]
+    assert set(statuses) <= {200, 503} and 200 in statuses
+    for answer in answers:
+        if answer.status_code == 503:
+            assert answer.headers["Retry-After"] and answer.json()["issue"][0]["code"] == "transient"
+    assert max(small) < 1.5 + 1.0  # the deadline and a margin: small calls never queue behind the large ones

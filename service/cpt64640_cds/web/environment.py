@@ -20,10 +20,11 @@ from ..store.store import Store
 
 EXTENSION = "cpt64640"
 
-# A body above this is a large call (a long patient history): a few at a time per worker (see routes._admitted).
+# A body above this is a large call (a long patient history). Per worker, one is read and processed at a time
+# and one more may wait for it (until its deadline); others are answered 503 at once (see routes._admitted).
+# So a burst of large calls holds at most two of the worker's four threads and one large body in memory.
 LARGE_BODY_BYTES = 1024 * 1024
-LARGE_CALLS_PER_WORKER = 2
-LARGE_CALL_WAIT_SECONDS = 0.5
+LARGE_CALLS_ADMITTED = 2
 
 
 @dataclass
@@ -36,9 +37,10 @@ class Environment:
     policy: ModifierPolicy
     authenticator: Authenticator | None  # None: development mode, nobody is checked
     allowlist: FhirAllowlist
-    large_calls: threading.BoundedSemaphore = field(
-        default_factory=lambda: threading.BoundedSemaphore(LARGE_CALLS_PER_WORKER)
+    large_admitted: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(LARGE_CALLS_ADMITTED)
     )
+    large_running: threading.Lock = field(default_factory=threading.Lock)
 
 
 def env() -> Environment:

@@ -25,7 +25,7 @@ from ..protocol.prefetch.deadline import Deadline
 from ..security.authenticator import AuthError, Claims
 from ..security.replay_cache import ReplayStoreUnavailable
 from . import metrics, openapi
-from .environment import LARGE_BODY_BYTES, LARGE_CALL_WAIT_SECONDS, Environment, env
+from .environment import LARGE_BODY_BYTES, Environment, env
 from .http import OPEN_PATHS, api_error, error_response, json_response, read_json, route_label
 
 bp = Blueprint("cds", __name__)
@@ -159,19 +159,30 @@ def _claims_view(environment: Environment, claims: Claims) -> dict[str, str]:
 
 @contextmanager
 def _admitted(environment: Environment, deadline: Deadline) -> Iterator[None]:
-    """A large body is read, parsed and validated only while one of the worker's few large-call slots is held:
-    memory stays bounded and small calls keep their threads. No slot before the deadline: 503, retry later."""
+    """A large body is read, parsed and validated only while the worker's large-call turn is held: memory stays
+    bounded and small calls keep their threads. Past the one that may wait, or no turn by the deadline: 503."""
     length = request.content_length
     if length is not None and length <= LARGE_BODY_BYTES:
         yield
         return
-    # A short wait only: a thread parked here is a thread small calls can't have.
-    if not environment.large_calls.acquire(timeout=min(max(deadline.remaining(), 0), LARGE_CALL_WAIT_SECONDS)):
-        raise unavailable("busy with other large requests; retry shortly", retry_after_seconds=2)
+    if not environment.large_admitted.acquire(blocking=False):
+        raise _busy()
     try:
-        yield
+        if not environment.large_running.acquire(timeout=max(deadline.remaining(), 0)):
+            raise _busy()
+        try:
+            yield
+        finally:
+            environment.large_running.release()
     finally:
-        environment.large_calls.release()
+        environment.large_admitted.release()
+
+
+def _busy() -> ApiError:
+    # The unread body is drained (not kept) first: a proxy still sending it would take a reset for a failure.
+    while request.stream.read(64 * 1024):
+        pass
+    return unavailable("busy with other large requests; retry shortly", retry_after_seconds=2)
 
 
 def _count(result: pipeline.Result) -> None:
