@@ -14,6 +14,7 @@ import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from itertools import islice
 
 from ..knowledge.base import Knowledge
 from .context import Sentence, Status, split, status_at
@@ -23,6 +24,7 @@ from .muscles import chemo_sites
 from .phrases import Match
 from .radiofrequency import radiofrequency_reader
 
+_WORD = re.compile(r"\S+")
 _CONTEXT_WINDOW = 5  # words either side checked against an agent's exclusions
 _WINDOW_CHARS = 120  # characters before a mention in which those words are looked for
 _NUMBER_REACH = 40  # characters between an agent and its concentration or volume
@@ -35,11 +37,13 @@ _CONSERVATIVE: frozenset[Status] = frozenset({"present", "historical", "negated"
 
 
 def _context_words(normal: str, match: Match) -> set[str]:
-    """Words either side of a mention, within its clause before it (a window of characters: stays linear)."""
+    """Words either side of a mention, within its clause before it (a window of characters), and the next words
+    after it (read only that far: stays linear)."""
     before = normal[max(0, match.start - _WINDOW_CHARS) : match.start].split()
     if "|" in before:
         before = before[len(before) - before[::-1].index("|") :]
-    return set(before[-_CONTEXT_WINDOW:]) | set(normal[match.end :].split()[:_CONTEXT_WINDOW])
+    after = islice(_WORD.finditer(normal, match.end), _CONTEXT_WINDOW)
+    return set(before[-_CONTEXT_WINDOW:]) | {word.group() for word in after}
 
 
 class _Statuses:
