@@ -31,9 +31,9 @@ from ..fhir.elements import concepts, texts_of
 from ..knowledge.base import Knowledge
 from ..knowledge.codes import Nerve
 from ..reading.context import split, status_at
+from ..reading.findings import MAX_TEXT_CHARS
 from ..reading.lexicon import lexicon
 from ..reading.sites import NerveMention, SiteReading, names_nerve, read_sentences, read_sites
-from ..reading.text import MAX_TEXT_CHARS
 from .model import Indication
 
 _LEVELS = ("bodySite code", "bodySite words", "orderDetail", "code", "note")

@@ -117,7 +117,8 @@ class Headings:
         words = sorted(self._status, key=len, reverse=True)
         alternatives = "|".join(re.escape(w).replace(r"\ ", r"[ \t]+") for w in words)
         # Bullets and numbering may come before a heading; a heading ends with a colon, or with the line.
-        self._line = re.compile(rf"^[ \t\-*#>•]*({alternatives})[ \t]*(?::|$)", re.IGNORECASE)
+        # Possessive: headings start with a letter, so a bullet is never given back to one (a line of dashes).
+        self._line = re.compile(rf"^[ \t\-*#>•]*+({alternatives})[ \t]*(?::|$)", re.IGNORECASE)
         self._sentence = re.compile(rf"^[ \t]*({alternatives})[ \t]*:", re.IGNORECASE)
 
     @staticmethod

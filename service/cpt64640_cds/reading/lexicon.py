@@ -86,6 +86,14 @@ class Lexicon:
         return {word: frozenset(ids) for word, ids in words.items()}
 
     @cached_property
+    def nerve_vocabulary_by_initial(self) -> Mapping[str, tuple[str, ...]]:
+        """The nerve-name words by their first letter (the only ones a misspelling is compared with)."""
+        by_initial: dict[str, list[str]] = {}
+        for word in self.nerve_vocabulary:
+            by_initial.setdefault(word[0], []).append(word)
+        return {initial: tuple(words) for initial, words in by_initial.items()}
+
+    @cached_property
     def landmarks(self) -> PhraseIndex:
         cues = self.kb.landmarks
         return PhraseIndex(

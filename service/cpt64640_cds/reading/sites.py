@@ -26,11 +26,11 @@ import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from itertools import pairwise
 
 from ..knowledge.base import Knowledge
-from .lexicon import lexicon
+from .findings import MAX_TEXT_CHARS
+from .lexicon import Lexicon, lexicon
 from .phrases import Match, normalize
 
 FUZZY_CUTOFF = 0.85
@@ -66,23 +66,25 @@ def read_sites(text: str, kb: Knowledge, *, unknown: bool = False, fuzzy: bool =
     left") are one unknown target (for body-site text, where any nerve named is the site).
     fuzzy: when no known phrase names a nerve, read the text again with misspellings corrected.
     Sentences are read one by one: neither a side nor a landmark cue reaches into the next one."""
+    text = text[:MAX_TEXT_CHARS]
     normal = _normal(text)
-    if not _may_name_nerve(normal, kb, unknown, fuzzy):  # most notes: no need to split them into sentences
+    corrector = _Corrector(kb) if fuzzy else None
+    if not _may_name_nerve(normal, kb, unknown, corrector):  # most notes: no need to split them into sentences
         return SiteReading((), (), tuple(m.key for m in lexicon(kb).sides.find(normal)))
     parts = [part for part in lexicon(kb).sentence_end.split(text) if part.strip()]
-    return read_sentences(parts, kb, unknown=unknown, fuzzy=fuzzy)
+    return _read_all(parts, kb, unknown, corrector)
 
 
 def names_nerve(text: str, kb: Knowledge, *, unknown: bool = False, fuzzy: bool = False) -> bool:
     """Whether a text may name a nerve at all: a cheap test before it is read sentence by sentence."""
-    return _may_name_nerve(_normal(text), kb, unknown, fuzzy)
+    return _may_name_nerve(_normal(text[:MAX_TEXT_CHARS]), kb, unknown, _Corrector(kb) if fuzzy else None)
 
 
-def _may_name_nerve(normal: str, kb: Knowledge, unknown: bool, fuzzy: bool) -> bool:
+def _may_name_nerve(normal: str, kb: Knowledge, unknown: bool, corrector: _Corrector | None) -> bool:
     nerves = lexicon(kb).nerves
     if nerves.find(normal) or (unknown and kb.nerve_words.intersection(normal.split())):
         return True
-    corrected = _corrected(normal, kb) if fuzzy else normal
+    corrected = corrector(normal) if corrector else normal
     return corrected != normal and bool(nerves.find(corrected))
 
 
@@ -91,12 +93,16 @@ def read_sentences(
 ) -> SiteReading:
     """The nerves of several sentences of one field (a note), read one by one: a nerve only "identified" is a
     landmark when another sentence of the field names a target."""
+    return _read_all(sentences, kb, unknown, _Corrector(kb) if fuzzy else None)
+
+
+def _read_all(sentences: Iterable[str], kb: Knowledge, unknown: bool, corrector: _Corrector | None) -> SiteReading:
     targets: list[NerveMention] = []
     seen: list[NerveMention] = []
     landmarks: list[NerveMention] = []
     sides: list[str] = []
     for sentence in sentences:
-        read = _read(sentence, kb, unknown, fuzzy)
+        read = _read(sentence, kb, unknown, corrector)
         for mention, kind in read[0]:
             {None: targets, "seen": seen, "landmark": landmarks}[kind].append(mention)
         sides.extend(read[1])
@@ -106,14 +112,14 @@ def read_sentences(
 
 
 def _read(
-    text: str, kb: Knowledge, unknown: bool, fuzzy: bool
+    text: str, kb: Knowledge, unknown: bool, corrector: _Corrector | None
 ) -> tuple[list[tuple[NerveMention, str | None]], list[str]]:
     """The nerve mentions of one text, each with its landmark kind (None: a target), and its sides."""
     lex = lexicon(kb)
     normal = _normal(text)
     nerves = _nerves_in(normal, kb)
-    if not nerves and fuzzy:
-        corrected = _corrected(normal, kb)
+    if not nerves and corrector:
+        corrected = corrector(normal)
         if corrected != normal and (found := _nerves_in(corrected, kb)):
             normal, nerves = corrected, found
     sides = _apart(lex.sides.find(normal), nerves)
@@ -312,18 +318,36 @@ def _unique(mentions: list[NerveMention]) -> tuple[NerveMention, ...]:
     return tuple(m for m in ordered if m.side is not None or (m.nerve or m.words) not in sided)
 
 
-def _corrected(normal: str, kb: Knowledge) -> str:
-    return " ".join(_correction(word, kb) for word in normal.split())
+class _Corrector:
+    """Misspelt nerve-name words corrected, each word looked up once per text (and kept no longer: patient
+    words are never cached across calls)."""
+
+    def __init__(self, kb: Knowledge):
+        self._lexicon = lexicon(kb)
+        self._known: dict[str, str] = {}
+
+    def __call__(self, normal: str) -> str:
+        return " ".join(self._correction(word) for word in normal.split())
+
+    def _correction(self, word: str) -> str:
+        known = self._known.get(word)
+        if known is None:
+            known = self._known[word] = _correction(word, self._lexicon)
+        return known
 
 
-@lru_cache(maxsize=4096)
-def _correction(word: str, kb: Knowledge) -> str:
+def _correction(word: str, lex: Lexicon) -> str:
     """The one nerve-name word `word` is a misspelling of, else `word` itself."""
-    vocabulary = lexicon(kb).nerve_vocabulary
+    vocabulary = lex.nerve_vocabulary
     if len(word) < FUZZY_MIN_LETTERS or not word.isalpha() or word in vocabulary:
         return word
-    candidates = [v for v in vocabulary if v[0] == word[0] and abs(len(v) - len(word)) <= 2]
-    scored = [(difflib.SequenceMatcher(None, word, v).ratio(), v) for v in candidates]
+    candidates = [v for v in lex.nerve_vocabulary_by_initial.get(word[0], ()) if abs(len(v) - len(word)) <= 2]
+    scored = []
+    for v in candidates:
+        matcher = difflib.SequenceMatcher(None, word, v)
+        # quick_ratio() bounds ratio() from above: a word it rules out could never be the closest one.
+        if matcher.quick_ratio() >= FUZZY_CUTOFF:
+            scored.append((matcher.ratio(), v))
     best = max((score for score, _ in scored), default=0.0)
     closest = sorted(v for score, v in scored if score == best)
     # Equally close words of different nerves: no correction ("genicular" and "genicualr" are one nerve's).
