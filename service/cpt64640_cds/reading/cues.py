@@ -117,9 +117,10 @@ class Headings:
         words = sorted(self._status, key=len, reverse=True)
         alternatives = "|".join(re.escape(w).replace(r"\ ", r"[ \t]+") for w in words)
         # Bullets and numbering may come before a heading; a heading ends with a colon, or with the line.
-        # Possessive: headings start with a letter, so a bullet is never given back to one (a line of dashes).
+        # Possessive: headings start with a letter, so a bullet or a blank is never given back to one (trying
+        # every heading after each of a million blanks took seconds).
         self._line = re.compile(rf"^[ \t\-*#>•]*+({alternatives})[ \t]*(?::|$)", re.IGNORECASE)
-        self._sentence = re.compile(rf"^[ \t]*({alternatives})[ \t]*:", re.IGNORECASE)
+        self._sentence = re.compile(rf"^[ \t]*+({alternatives})[ \t]*:", re.IGNORECASE)
 
     @staticmethod
     def _key(heading: str) -> str:
