@@ -185,6 +185,7 @@ def _present_sentences(text: str, kb: Knowledge) -> list[str]:
     for sentence in split(text, kb):
         nerves = lexicon(kb).nerves.find(sentence.normal)
         if nerves:
+            sentence = sentence.with_cues(kb)  # its cues scanned once for all its nerves, not once per nerve
             present = any(status_at(sentence, m.start, m.end, kb) == "present" for m in nerves)
         else:  # a misspelt nerve: the sentence's section decides
             present = sentence.section == "present"

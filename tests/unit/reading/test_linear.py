@@ -134,11 +134,35 @@ def test_reading_is_linear(reader: str, shape: str) -> None:
     function, long_text, short_text = READERS[reader], SHAPES[shape](LONG), SHAPES[shape](SHORT)
     assert len(long_text) == LONG
     for _ in range(2):  # a second look when the machine was busy during the first
-        short, long = cpu_seconds(function, short_text, 1), cpu_seconds(function, long_text, 1)
+        short = cpu_seconds(function, short_text, 1)
+        assert short < BUDGET / 4, f"{reader} on {SHORT:,} characters of {shape}: {short:.2f} s"  # fail fast
+        long = cpu_seconds(function, long_text, 1)
         if long <= RATIO * short + NOISE and long < BUDGET:
             break
     assert long < BUDGET, f"{reader} on {LONG:,} characters of {shape}: {long:.2f} s"
     assert long <= RATIO * short + NOISE, f"{reader} on {shape}: {short:.3f} s at {SHORT:,}, {long:.3f} s at {LONG:,}"
+
+
+FIELDS = ("code.text", "bodySite", "orderDetail", "note", "patientInstruction")
+
+
+@pytest.mark.parametrize("shape", ["landmarks", "one sentence"])
+def test_the_facts_of_an_order_are_read_in_linear_time(shape: str) -> None:
+    """The facts stage reads each field again in its own ways (nerves and sides across fields, the status of
+    each nerve in a note, codes' words): an order whose five text fields all hold the shape."""
+    from ..facts.test_extract import _facts, _order  # the facts stage's own test helpers
+
+    def facts(text: str) -> object:
+        return _facts(_order(text, text, note=text, detail=text, patientInstruction=text))
+
+    for _ in range(2):
+        short = cpu_seconds(facts, SHAPES[shape](SHORT), 1)
+        assert short < BUDGET * len(FIELDS) / 4, f"{short:.2f} s for {len(FIELDS)} fields of {SHORT:,} characters"
+        long = cpu_seconds(facts, SHAPES[shape](LONG), 1)
+        if long <= RATIO * short + NOISE and long < BUDGET * len(FIELDS):
+            break
+    assert long < BUDGET * len(FIELDS), f"{long:.2f} s for {len(FIELDS)} fields of {LONG:,} characters"
+    assert long <= RATIO * short + NOISE, f"facts of {shape}: {short:.3f} s at {SHORT:,}, {long:.3f} s at {LONG:,}"
 
 
 def test_a_realistic_note_is_read_whole() -> None:
