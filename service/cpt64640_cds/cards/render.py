@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..reading.findings import MAX_TEXT_CHARS
 from ..rules.findings import Finding, Option
 from .context import CardContext
 from .resources import charge_item, modifier_action, recode_action
@@ -93,6 +94,12 @@ def _detail(finding: Finding, ctx: CardContext) -> str:
         )
     if ctx.facts.incomplete:
         parts.append("**Data incomplete (not every page could be read):** " + ", ".join(ctx.facts.incomplete) + ".")
+    if ctx.facts.unread:
+        parts.append(
+            f"**Text read only in part:** only the first {MAX_TEXT_CHARS:,} characters of a field are read, and "
+            + "; ".join(f"`{e.reference}` ({', '.join(e.fields)})" for e in ctx.facts.unread[:5])
+            + " held more. What they say past that point was not read."
+        )
     if ctx.facts.dropped:
         parts.append(
             "**Entries ignored as invalid FHIR:** "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.medicationstatement import MedicationStatement
@@ -13,14 +14,16 @@ from ..fhir.record import Record
 from ..knowledge.base import Knowledge
 from ..reading.text import read
 from .documents import Document
-from .model import ConservativeCare
+from .model import ConservativeCare, Evidence
 
 
 def conservative_care(
     record: Record, kb: Knowledge, documents: list[Document], episode_sources: set[str], today: date
-) -> list[ConservativeCare]:
-    """Less invasive care tried before: earlier procedures, pain and spasticity medications, notes."""
+) -> tuple[list[ConservativeCare], list[Evidence]]:
+    """Less invasive care tried before: earlier procedures, pain and spasticity medications, notes; and the
+    fields of those procedures and medications that were too long to be read whole."""
     found: list[ConservativeCare] = []
+    unread: list[Evidence] = []
     for procedure in record.of_type(Procedure):
         reference = reference_to(procedure)
         if reference in episode_sources or procedure.status not in ("completed", "in-progress"):
@@ -31,12 +34,11 @@ def conservative_care(
         codes, _ = codes_in(procedure.code, "code", kb.cpt_systems)
         for kind in dict.fromkeys(f.prior_care for code in codes if (f := kb.family_of(code)) and f.prior_care):
             found.append(ConservativeCare(reference, kind, "code"))
-        for text, path in texts_of(procedure.code, "code"):
-            found += [ConservativeCare(reference, kind, path) for kind in sorted(read(text, path, kb).conservative)]
-        for i, note in enumerate(procedure.note or []):
-            if note.text:
-                kinds = read(note.text, f"note[{i}].text", kb).conservative
-                found += [ConservativeCare(reference, kind, f"note[{i}].text") for kind in sorted(kinds)]
+        texts = [*texts_of(procedure.code, "code"), *((n.text, f"note[{i}].text") for i, n in _notes(procedure))]
+        for text, path in texts:
+            reading = read(text, path, kb)
+            found += [ConservativeCare(reference, kind, path) for kind in sorted(reading.conservative)]
+            unread += [Evidence(reference, (path,))] if reading.unread else []
     medications: list[MedicationStatement | MedicationRequest] = [
         *record.of_type(MedicationStatement),
         *record.of_type(MedicationRequest),
@@ -45,8 +47,14 @@ def conservative_care(
         if medication.status == "entered-in-error" or medication.medicationCodeableConcept is None:
             continue
         for text, path in texts_of(medication.medicationCodeableConcept, "medicationCodeableConcept"):
-            kinds = {k for k in read(text, path, kb).conservative if k.startswith("medication:")}
+            reading = read(text, path, kb)
+            kinds = {k for k in reading.conservative if k.startswith("medication:")}
             found += [ConservativeCare(reference_to(medication), kind, path) for kind in sorted(kinds)]
+            unread += [Evidence(reference_to(medication), (path,))] if reading.unread else []
     for document in documents:
         found += [ConservativeCare(document.reference, kind, "content") for kind in sorted(document.found.conservative)]
-    return list(dict.fromkeys(found))
+    return list(dict.fromkeys(found)), unread
+
+
+def _notes(procedure: Procedure) -> list[tuple[int, Any]]:
+    return [(i, note) for i, note in enumerate(procedure.note or []) if note.text]

@@ -166,18 +166,24 @@ class _Gathered:
     found: TextFindings
     doses: list[Dose]
     evidence: list[Evidence]
+    unread: list[Evidence]  # fields too long to be read whole
 
     @classmethod
     def empty(cls) -> _Gathered:
-        return cls(TextFindings(), [], [])
+        return cls(TextFindings(), [], [], [])
 
     def add(self, reference: str, found: TextFindings, volume: float | None = None) -> None:
         self.found.merge(found)
+        self.note_unread(reference, found)
         self.doses += [
             Dose(a.agent, a.klass, a.concentration_pct, volume or a.volume_ml, reference, a.field) for a in found.agents
         ]
         if found.fields or found.agents:
             self.evidence.append(Evidence(reference, tuple(sorted(found.fields | {a.field for a in found.agents}))))
+
+    def note_unread(self, reference: str, found: TextFindings) -> None:
+        if found.unread:
+            self.unread.append(Evidence(reference, tuple(sorted(found.unread))))
 
 
 def _own(resource: Orderable, stage: Stage, reference: str, ctx: EpisodeContext) -> tuple[_Gathered, TextFindings]:
@@ -186,6 +192,7 @@ def _own(resource: Orderable, stage: Stage, reference: str, ctx: EpisodeContext)
     own = _Gathered.empty()
     found, told = _reading(resource, ctx.kb)
     own.found.merge(found)
+    own.note_unread(reference, found)
     own.doses += [Dose(a.agent, a.klass, a.concentration_pct, a.volume_ml, reference, a.field) for a in found.agents]
     if stage == "performed":
         for ma_reference, ma_found, volume in ctx.administrations.get(reference, []):
@@ -301,6 +308,7 @@ def episodes_of(resource: Orderable, stage: Stage, ctx: EpisodeContext) -> list[
                     indications=supporting(reasons, ctx.conditions, target.nerve, side, kb),
                     evidence=(Evidence(reference, tuple(dict.fromkeys(fields))), *dict.fromkeys(extra_evidence)),
                     side_conflict=target.side_conflict,
+                    unread=tuple(dict.fromkeys(e for t in tiers for e in t.unread)),
                 )
             )
     return episodes

@@ -21,7 +21,7 @@ from .conservative import conservative_care
 from .documents import administrations_by_procedure, medication_orders, read_documents
 from .episodes import EpisodeContext, episodes_of
 from .indications import conditions_of
-from .model import Facts
+from .model import Evidence, Facts
 from .services import em_service, guidance_service, imaging_of
 
 SKIPPED_ORDER_STATUSES = frozenset({"revoked", "entered-in-error", "completed"})
@@ -84,5 +84,15 @@ def extract(record: Record, kb: Knowledge, today: date) -> Facts:
             em = em_service(item, "performed", kb)
             if em is not None:
                 facts.em_services.append(em)
-    facts.conservative = conservative_care(record, kb, ctx.documents, {e.source for e in facts.episodes}, today)
+    facts.conservative, unread = conservative_care(record, kb, ctx.documents, {e.source for e in facts.episodes}, today)
+    unread += [Evidence(d.reference, tuple(sorted(d.found.unread))) for d in ctx.documents if d.found.unread]
+    facts.unread = _merged([*(e for episode in facts.episodes for e in episode.unread), *unread])
     return facts
+
+
+def _merged(evidence: list[Evidence]) -> list[Evidence]:
+    """One entry per resource, its fields in order of first mention."""
+    fields: dict[str, dict[str, None]] = {}
+    for item in evidence:
+        fields.setdefault(item.reference, {}).update(dict.fromkeys(item.fields))
+    return [Evidence(reference, tuple(names)) for reference, names in fields.items()]

@@ -108,6 +108,9 @@ class NerveEpisode:
     indications: tuple[Indication, ...]
     evidence: tuple[Evidence, ...]
     side_conflict: tuple[str, ...] = ()  # fields that state different sides for the nerve (then side is None)
+    # fields of its own resource and of the documentation read with it that were read only up to
+    # reading.findings.MAX_TEXT_CHARS
+    unread: tuple[Evidence, ...] = ()
 
     @property
     def source(self) -> str:
@@ -153,3 +156,4 @@ class Facts:
     unavailable: list[str] = field(default_factory=list)
     incomplete: list[str] = field(default_factory=list)
     dropped: list[Dropped] = field(default_factory=list)
+    unread: list[Evidence] = field(default_factory=list)  # fields read only up to reading.findings.MAX_TEXT_CHARS

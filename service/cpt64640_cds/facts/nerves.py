@@ -31,9 +31,9 @@ from ..fhir.elements import concepts, texts_of
 from ..knowledge.base import Knowledge
 from ..knowledge.codes import Nerve
 from ..reading.context import split, status_at
+from ..reading.findings import MAX_TEXT_CHARS
 from ..reading.lexicon import lexicon
 from ..reading.sites import NerveMention, SiteReading, names_nerve, read_sentences, read_sites
-from ..reading.text import MAX_TEXT_CHARS
 from .model import Indication
 
 _LEVELS = ("bodySite code", "bodySite words", "orderDetail", "code", "note")
@@ -185,6 +185,7 @@ def _present_sentences(text: str, kb: Knowledge) -> list[str]:
     for sentence in split(text, kb):
         nerves = lexicon(kb).nerves.find(sentence.normal)
         if nerves:
+            sentence = sentence.with_cues(kb)  # its cues scanned once for all its nerves, not once per nerve
             present = any(status_at(sentence, m.start, m.end, kb) == "present" for m in nerves)
         else:  # a misspelt nerve: the sentence's section decides
             present = sentence.section == "present"

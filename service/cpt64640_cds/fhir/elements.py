@@ -10,7 +10,11 @@ from typing import Any
 
 from fhir.resources.R4B.resource import Resource
 
-_TYPE_AND_ID = re.compile(r"([A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?/?$")
+# The type starts at the first capital of a run of letters: the search tries each run once, where trying every
+# letter of a long run (each reading to the run's end) was quadratic in a hostile reference.
+_TYPE_AND_ID = re.compile(
+    r"(?<![A-Za-z])[a-z]*+([A-Z][A-Za-z]++/[A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?/?$"
+)
 
 
 def reference_to(resource: Resource) -> str:

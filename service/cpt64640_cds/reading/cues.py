@@ -7,37 +7,12 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from ..knowledge.assertion import AssertionFile, Cued, Direction, Status
-from .phrases import normalize
+from .phrases import normalize, trie
 
 _WORD = re.compile(r"\S+")
-
-
-def _trie(phrases: Iterable[str]) -> str:
-    """One regular expression for many phrases, sharing prefixes ("not injected|not done" → "not (?:injected|done)"),
-    so matching costs the length of the text, not the number of phrases. Longer phrases are tried first."""
-    root: dict[str, Any] = {}
-    for phrase in phrases:
-        node = root
-        for char in phrase:
-            node = node.setdefault(char, {})
-        node[""] = {}  # a phrase ends here
-
-    def emit(node: dict[str, Any]) -> str:
-        branches = [re.escape(char) + emit(child) for char, child in sorted(node.items()) if char]
-        if not branches:
-            return ""
-        if "" in node:  # the phrase may end here, or go on (greedy: longer first, then shorter)
-            # ...but a shorter phrase must itself end at a word boundary, checked by the caller's lookahead;
-            # a failed longer branch backtracks to it.
-            return "(?:" + "|".join(branches) + ")?"
-        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-
-    return emit(root)
 
 
 @dataclass(frozen=True)
@@ -110,7 +85,7 @@ class CueIndex:
         self.max_words = max(group.max_words or data.max_words for group in data.triggers)  # the farthest reach
         self._patterns = [meaning for _, meaning in patterns]
         alternatives = [f"(?P<p{i}>{pattern})" for i, (pattern, _) in enumerate(patterns)]
-        alternatives.append(f"(?P<phrase>{_trie(phrases)})(?![a-z0-9/])")
+        alternatives.append(f"(?P<phrase>{trie(phrases)})(?![a-z0-9/])")
         # Every cue starts a word: the guard fails fast inside words, before any alternative is tried.
         self._pattern = re.compile(r"(?<![a-z0-9/])(?:" + "|".join(alternatives) + ")")
 
@@ -142,8 +117,10 @@ class Headings:
         words = sorted(self._status, key=len, reverse=True)
         alternatives = "|".join(re.escape(w).replace(r"\ ", r"[ \t]+") for w in words)
         # Bullets and numbering may come before a heading; a heading ends with a colon, or with the line.
-        self._line = re.compile(rf"^[ \t\-*#>•]*({alternatives})[ \t]*(?::|$)", re.IGNORECASE)
-        self._sentence = re.compile(rf"^[ \t]*({alternatives})[ \t]*:", re.IGNORECASE)
+        # Possessive: headings start with a letter, so a bullet or a blank is never given back to one (trying
+        # every heading after each of a million blanks took seconds).
+        self._line = re.compile(rf"^[ \t\-*#>•]*+({alternatives})[ \t]*(?::|$)", re.IGNORECASE)
+        self._sentence = re.compile(rf"^[ \t]*+({alternatives})[ \t]*:", re.IGNORECASE)
 
     @staticmethod
     def _key(heading: str) -> str:

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Characters of one field that are read. Every reader is linear in the length of its text (tests/unit/reading/
+# test_linear.py), so this cut is not what keeps reading fast; it only bounds the work one field can ask for.
+# Clinical notes run to a few thousand characters, and a note that imports flowsheets or a whole chart to
+# about 100,000: a million is far above any real note. What a field holds past it is not read, and the cards
+# say so (TextFindings.unread, Facts.unread).
+MAX_TEXT_CHARS = 1_000_000
+
 
 @dataclass(frozen=True)
 class AgentMention:
@@ -35,6 +42,7 @@ class TextFindings:
     # What was read but not counted, with its assertion status: ("agent:phenol", "historical"),
     # ("procedure:neurolysis", "hypothetical"), ("indication:spasticity", "family")...
     not_present: set[tuple[str, str]] = field(default_factory=set)
+    unread: set[str] = field(default_factory=set)  # fields longer than MAX_TEXT_CHARS, read only that far
 
     def merge(self, other: TextFindings) -> None:
         self.agents.extend(other.agents)
@@ -52,3 +60,4 @@ class TextFindings:
         self.indications |= other.indications
         self.fields |= other.fields
         self.not_present |= other.not_present
+        self.unread |= other.unread

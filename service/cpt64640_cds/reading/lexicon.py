@@ -12,13 +12,19 @@ from .cues import CueIndex, Headings
 from .phrases import PhraseIndex, normalize
 from .spinal import SpineReader
 
-_NUMBER = r"(\d+(?:\.\d+)?)"
+# Possessive: no unit starts with a digit or a dot, so giving digits back never helps a match.
+_NUMBER = r"(\d++(?:\.\d++)?)"
 
 
 def _number_with(units: tuple[str, ...]) -> re.Pattern[str]:
-    """A number and one of `units`; a unit that ends in a letter or digit must end the word ("3 mlx" is not one)."""
+    """A number and one of `units`; a unit that ends in a letter or digit must end the word ("3 mlx" is not one).
+
+    A number starts where a run of digits starts (or right after a unit ending in a digit, "cm3", where the last
+    match may have ended): a start inside a run has fewer ways to match than the run's start, which already
+    failed, and trying every one of them made a long run of digits quadratic."""
     alternatives = "|".join(re.escape(u) + ("(?![a-z])" if u[-1].isalnum() else "") for u in units)
-    return re.compile(_NUMBER + r"\s?(?:" + alternatives + ")")
+    after_unit = "".join(f"|(?<={re.escape(u)})" for u in units if u[-1].isdigit())
+    return re.compile(rf"(?:(?<![0-9]){after_unit})" + _NUMBER + r"\s?(?:" + alternatives + ")")
 
 
 def _words(stems: tuple[str, ...], words: tuple[str, ...]) -> re.Pattern[str]:
@@ -78,6 +84,14 @@ class Lexicon:
                 for word in normalize(name).split():
                     words.setdefault(word, set()).add(nerve.id)
         return {word: frozenset(ids) for word, ids in words.items()}
+
+    @cached_property
+    def nerve_vocabulary_by_initial(self) -> Mapping[str, tuple[str, ...]]:
+        """The nerve-name words by their first letter (the only ones a misspelling is compared with)."""
+        by_initial: dict[str, list[str]] = {}
+        for word in self.nerve_vocabulary:
+            by_initial.setdefault(word[0], []).append(word)
+        return {initial: tuple(words) for initial, words in by_initial.items()}
 
     @cached_property
     def landmarks(self) -> PhraseIndex:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 _NERVE_ABBREVIATIONS = [
     (re.compile(r"\bnn\.?(?=\s|$|[,;:)])"), " nerves "),
@@ -32,6 +33,29 @@ def normalize(text: str) -> str:
     return " ".join(out.split())
 
 
+def trie(phrases: Iterable[str]) -> str:
+    """One regular expression for many phrases, sharing prefixes ("not injected|not done" → "not (?:injected|done)"),
+    so matching costs the length of the text, not the number of phrases. Longer phrases are tried first."""
+    root: dict[str, Any] = {}
+    for phrase in phrases:
+        node = root
+        for char in phrase:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a phrase ends here
+
+    def emit(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + emit(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        if "" in node:  # the phrase may end here, or go on (greedy: longer first, then shorter)
+            # ...but a shorter phrase must itself end at a word boundary, checked by the caller's lookahead;
+            # a failed longer branch backtracks to it.
+            return "(?:" + "|".join(branches) + ")?"
+        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+    return emit(root)
+
+
 @dataclass(frozen=True)
 class Match:
     key: str  # what the phrase stands for (a nerve id, a side, ...)
@@ -48,13 +72,8 @@ class PhraseIndex:
             normal = normalize(phrase)
             if normal:
                 by_phrase.setdefault(normal, key)
-        ordered = sorted(by_phrase, key=len, reverse=True)
         self._keys = by_phrase
-        self._pattern = (
-            re.compile(r"(?<![a-z0-9/])(" + "|".join(re.escape(p) for p in ordered) + r")(?![a-z0-9/])")
-            if ordered
-            else None
-        )
+        self._pattern = re.compile(r"(?<![a-z0-9/])(" + trie(by_phrase) + r")(?![a-z0-9/])") if by_phrase else None
 
     def find(self, normalized_text: str) -> list[Match]:
         if self._pattern is None:

@@ -14,20 +14,21 @@ import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from itertools import islice
 
 from ..knowledge.base import Knowledge
 from .context import Sentence, Status, split, status_at
-from .findings import AgentMention, TextFindings
+from .findings import MAX_TEXT_CHARS, AgentMention, TextFindings
 from .lexicon import lexicon
 from .muscles import chemo_sites
 from .phrases import Match
 from .radiofrequency import radiofrequency_reader
 
+_WORD = re.compile(r"\S+")
 _CONTEXT_WINDOW = 5  # words either side checked against an agent's exclusions
 _WINDOW_CHARS = 120  # characters before a mention in which those words are looked for
 _NUMBER_REACH = 40  # characters between an agent and its concentration or volume
 RADIOFREQUENCY = frozenset({"thermal", "pulsed-rf", "radiofrequency"})
-MAX_TEXT_CHARS = 20_000  # of one field; beyond that a note is not read (and reading stays fast)
 # Care tried before counts when done, done before or written as a failure ("no relief with gabapentin"), not when
 # only planned, someone else's or in doubt ("will try PT", "mother had PT").
 _PRESENT: frozenset[Status] = frozenset({"present"})
@@ -35,11 +36,13 @@ _CONSERVATIVE: frozenset[Status] = frozenset({"present", "historical", "negated"
 
 
 def _context_words(normal: str, match: Match) -> set[str]:
-    """Words either side of a mention, within its clause before it (a window of characters: stays linear)."""
+    """Words either side of a mention, within its clause before it (a window of characters), and the next words
+    after it (read only that far: stays linear)."""
     before = normal[max(0, match.start - _WINDOW_CHARS) : match.start].split()
     if "|" in before:
         before = before[len(before) - before[::-1].index("|") :]
-    return set(before[-_CONTEXT_WINDOW:]) | set(normal[match.end :].split()[:_CONTEXT_WINDOW])
+    after = islice(_WORD.finditer(normal, match.end), _CONTEXT_WINDOW)
+    return set(before[-_CONTEXT_WINDOW:]) | {word.group() for word in after}
 
 
 class _Statuses:
@@ -109,6 +112,8 @@ def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
     lex = lexicon(kb)
     loose_volumes: list[float] = []  # volumes written in a sentence that names no agent ("3 mL injected")
     normals: list[str] = []  # read again for radiofrequency settings only when the text names radiofrequency
+    if len(text) > MAX_TEXT_CHARS:
+        found.unread.add(field_name)
     for sentence in split(text[:MAX_TEXT_CHARS], kb):
         normal, statuses = sentence.normal, _Statuses(sentence, kb, found)
         named = lex.agents.find(normal)
