@@ -179,8 +179,10 @@ def _admitted(environment: Environment, deadline: Deadline) -> Iterator[None]:
 
 
 def _busy() -> ApiError:
-    # The unread body is drained (not kept) first: a proxy still sending it would take a reset for a failure.
-    while request.stream.read(64 * 1024):
+    # The unread body is drained (not kept) first, for a second at most: a proxy still sending it would take a
+    # reset for a failure. Behind the front the whole body is already here and this takes milliseconds.
+    until = time.monotonic() + 1.0
+    while request.stream.read(64 * 1024) and time.monotonic() < until:
         pass
     return unavailable("busy with other large requests; retry shortly", retry_after_seconds=2)
 
