@@ -79,8 +79,20 @@ def test_malformed_request_names_the_field(client, body, field):
 
 @pytest.mark.parametrize(
     "raw",
-    [b"not json", b"[1, 2, 3]", b'"order-sign"', b"", b"{", b"\xff\xfe", b"[" * 100000 + b"]" * 100000],
-    ids=["text", "array", "string", "empty", "truncated", "not-utf8", "deeply-nested"],
+    [
+        b"not json",
+        b"[1, 2, 3]",
+        b'"order-sign"',
+        b"false",
+        b"42",
+        b"null",
+        b"NaN",
+        b"",
+        b"{",
+        b"\xff\xfe",
+        b"[" * 100000 + b"]" * 100000,
+    ],
+    ids=["text", "array", "string", "false", "number", "null", "nan", "empty", "truncated", "not-utf8", "deeply-nested"],
 )
 def test_body_that_is_not_a_json_object_is_400(client, raw):
     response = client.post(f"/cds-services/{SIGN}", data=raw, content_type="application/json")

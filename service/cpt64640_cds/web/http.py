@@ -110,8 +110,9 @@ def _deeper_than(value: Any, limit: int) -> bool:
         current, depth = stack.pop()
         if depth > limit:
             return True
-        children = current.values() if isinstance(current, dict) else current
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+        if isinstance(current, dict | list):  # a bare scalar body has no depth to check
+            children = current.values() if isinstance(current, dict) else current
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False
 
 
