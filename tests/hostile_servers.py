@@ -173,6 +173,14 @@ def python_workers(pid: int) -> list[int]:
     return sorted(found)
 
 
+def booted_workers(pid: int, count: int, seconds: float = 20.0) -> list[int]:
+    """`python_workers` once `count` of them are up: /healthz answers as soon as the first worker does."""
+    until = time.monotonic() + seconds
+    while len(workers := python_workers(pid)) < count and time.monotonic() < until:
+        time.sleep(0.1)
+    return workers
+
+
 def _children(pid: int) -> list[int]:
     out: list[int] = []
     try:

@@ -20,7 +20,7 @@ from cpt64640_cds.tools.hook_requests import fetching
 from cpt64640_cds.tools.processes import Process, start_service
 
 from ..conftest import SIGN, fixture_request
-from ..hostile_servers import MODES, HostileServer, fds_of, memory_kib, python_workers, threads_of
+from ..hostile_servers import MODES, HostileServer, booted_workers, fds_of, memory_kib, threads_of
 
 DEADLINE_S = 1.0
 MARGIN_S = 1.0  # an answer may take the deadline plus this on a loaded 2-vCPU machine
@@ -90,7 +90,7 @@ def _settled(pids: list[int], baseline: dict[int, tuple[int, int]], seconds: flo
 def test_a_dripping_or_hanging_fhir_server_leaves_nothing_behind(service, mode):
     # One byte every 0.3 s: every read finishes inside the read timeout, so only the deadline can end them.
     with HostileServer(mode, interval=0.3) as fhir:
-        workers = python_workers(service.process.pid)
+        workers = booted_workers(service.process.pid, 2)
         assert len(workers) == 2
         baseline = _warmed_up(service, fhir, workers)
         answers = _hook_calls(service, fhir.base_url, CALLS)
@@ -117,7 +117,7 @@ def _enormous(path: str) -> bytes:
 
 def test_one_byte_budget_per_call_bounds_the_workers_memory(service):
     with HostileServer("answer", answer=_enormous) as fhir:
-        workers = python_workers(service.process.pid)
+        workers = booted_workers(service.process.pid, 2)
         resting = {pid: memory_kib(pid) for pid in workers}
         answers = _hook_calls(service, fhir.base_url, 10)
         peak = {pid: memory_kib(pid, "VmHWM") for pid in workers}

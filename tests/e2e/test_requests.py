@@ -92,7 +92,19 @@ def test_malformed_request_names_the_field(client, body, field):
         b"\xff\xfe",
         b"[" * 100000 + b"]" * 100000,
     ],
-    ids=["text", "array", "string", "false", "number", "null", "nan", "empty", "truncated", "not-utf8", "deeply-nested"],
+    ids=[
+        "text",
+        "array",
+        "string",
+        "false",
+        "number",
+        "null",
+        "nan",
+        "empty",
+        "truncated",
+        "not-utf8",
+        "deeply-nested",
+    ],
 )
 def test_body_that_is_not_a_json_object_is_400(client, raw):
     response = client.post(f"/cds-services/{SIGN}", data=raw, content_type="application/json")
