@@ -21,10 +21,12 @@ import jwt
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy.exc import OperationalError
 
 from cpt64640_cds.config import ConfigError, Settings
 from cpt64640_cds.tools.hook_requests import fetching, null_prefetch
 from cpt64640_cds.tools.processes import Process, free_port, start_service
+from cpt64640_cds.web.app import create_app
 
 from ..conftest import FIXTURES, SIGN, fixture_request
 from .conftest import post_hook
@@ -383,3 +385,27 @@ def test_a_burst_of_large_calls_leaves_small_calls_their_threads(service):
         if answer.status_code == 503:
             assert answer.headers["Retry-After"] and answer.json()["issue"][0]["code"] == "transient"
     assert max(small) < 1.5 + 1.0  # the deadline and a margin: small calls never queue behind the large ones
+
+
+@pytest.mark.parametrize(("policy", "status"), [("closed", 503), ("open", 200)])
+def test_a_replay_store_outage_follows_the_configured_policy(tmp_path, monkeypatch, policy, status):
+    key = ec.generate_private_key(ec.SECP384R1())
+    app = create_app(
+        {
+            "auth": "required",
+            "trusted_issuers": json.dumps({ISSUER_A: {"jwks": {"keys": [_public(key, "a1")]}}}),
+            "public_base_urls": ("http://localhost",),
+            "replay_outage": policy,
+            "database_url": f"sqlite:///{tmp_path / 'store.sqlite3'}",
+        }
+    )
+
+    def down(*_: Any) -> bool:
+        raise OperationalError("INSERT INTO jwt_seen", {}, Exception("database is down"))
+
+    monkeypatch.setattr(app.extensions["cpt64640"].store, "seen", down)
+    token = _token(key, "a1", ISSUER_A, f"http://localhost/cds-services/{SIGN}")
+    response = app.test_client().post(f"/cds-services/{SIGN}", json=_sign_body(), headers=_bearer(token))
+    assert response.status_code == status
+    if status == 503:
+        assert response.headers["Retry-After"] and response.get_json()["issue"][0]["code"] == "transient"

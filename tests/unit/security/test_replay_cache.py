@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
 from cpt64640_cds.security.authenticator import Authenticator
 from cpt64640_cds.security.issuers import TrustedIssuer
-from cpt64640_cds.security.replay_cache import MemoryReplayCache
+from cpt64640_cds.security.replay_cache import MemoryReplayCache, ReplayStoreUnavailable, SharedReplayCache
 
 from .tokens import AUD, ISS, bearer, claims, jwks, mint, public_jwk, reason
 
@@ -31,3 +36,33 @@ def test_replay_cache_keeps_the_jti_until_exp_plus_leeway(ec_key, clock):
     clock.advance(2)
     assert reason(auth, header) == "expired"
     assert len(cache) == 0
+
+
+class _FailingStore:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def seen(self, jti: str, iss: str, expires_at: float) -> bool:
+        self.calls += 1
+        raise OperationalError("select", {}, Exception("database is down"))
+
+
+def test_a_failing_shared_store_fails_closed_by_default(clock):
+    store = _FailingStore()
+    cache = SharedReplayCache(store, "closed", logging.getLogger("test"), clock)
+    with pytest.raises(ReplayStoreUnavailable):
+        cache.seen("j1", ISS, clock.now + 60)
+    assert store.calls == 1
+
+
+def test_the_open_policy_falls_back_to_this_workers_memory(clock):
+    cache = SharedReplayCache(_FailingStore(), "open", logging.getLogger("test"), clock)
+    assert cache.seen("j1", ISS, clock.now + 60) is False
+    assert cache.seen("j1", ISS, clock.now + 60) is True  # still caught within the worker
+
+
+def test_a_working_shared_store_is_the_one_asked(clock):
+    memory = MemoryReplayCache(clock)
+    cache = SharedReplayCache(memory, "closed", logging.getLogger("test"), clock)
+    assert cache.seen("j1", ISS, clock.now + 60) is False
+    assert memory.seen("j1", ISS, clock.now + 60) is True
