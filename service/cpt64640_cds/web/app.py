@@ -26,7 +26,7 @@ from ..security.issuers import load_trusted_issuers, sandbox_preset
 from ..security.replay_cache import SharedReplayCache
 from ..store.store import Store
 from .environment import EXTENSION, Environment
-from .http import api_error, cors, http_error, unexpected_error
+from .http import api_error, cors, http_error, no_store, unexpected_error
 from .routes import bp, cards_dropped
 
 
@@ -51,6 +51,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.url_map.strict_slashes = False  # "/cds-services/" is discovery too: clients join base URLs carelessly
     app.register_blueprint(bp)
     app.after_request(cors)
+    app.after_request(no_store)
     app.register_error_handler(ApiError, api_error)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, unexpected_error)

@@ -154,8 +154,12 @@ def cors(response: Response) -> Response:
     response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
     response.headers["Access-Control-Allow-Headers"] = "Content-Type, Authorization"
     response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+def no_store(response: Response) -> Response:
+    """Cards and errors may carry patient data: no cache (browser, proxy, EHR middleware) may keep them."""
     if request.method != "GET" or response.status_code >= 400:
-        # Cards and errors may carry patient data: no cache (browser, proxy, EHR middleware) may keep them.
         response.headers["Cache-Control"] = "no-store"
     return response
 
