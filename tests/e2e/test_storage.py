@@ -133,7 +133,7 @@ def test_a_crash_loses_no_acknowledged_feedback(database_url, tmp_path):
 def test_feedback_report(tmp_path):
     database = f"sqlite:///{tmp_path / 'report.sqlite3'}"
     store = Store(database)
-    store.record_cards(
+    store.record_cards_later(
         SIGN,
         "hook-1",
         [
@@ -142,6 +142,7 @@ def test_feedback_report(tmp_path):
             {"uuid": "c", "source": {"topic": {"code": "documentation-incomplete"}}},
         ],
     )
+    assert store.card_writer.flush(5)
     reason = {"reason": {"system": "urn:cpt64640-cds:override-reason", "code": "documented-elsewhere"}}
     store.store_feedback(
         SIGN,

@@ -72,10 +72,6 @@ class Store:
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         return dialect.insert(table)
 
-    def record_cards(self, service_id: str, hook_instance: str, cards: Iterable[Mapping[str, Any]]) -> None:
-        """Remember which rule issued each card, synchronously (tests, tools); the service uses `record_cards_later`."""
-        self._write_card_rows(_card_rows(service_id, hook_instance, cards))
-
     def record_cards_later(self, service_id: str, hook_instance: str, cards: Iterable[Mapping[str, Any]]) -> None:
         """Queue the card records for the background writer; returns at once, whatever the database does."""
         self.card_writer.submit(_card_rows(service_id, hook_instance, cards))
