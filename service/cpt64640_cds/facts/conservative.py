@@ -5,11 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fhir.resources.R4B.medicationrequest import MedicationRequest
-from fhir.resources.R4B.medicationstatement import MedicationStatement
-from fhir.resources.R4B.procedure import Procedure
-
 from ..fhir.elements import codes_in, first_date, reference_to, texts_of
+from ..fhir.models import MedicationRequest, MedicationStatement, Procedure
 from ..fhir.record import Record
 from ..knowledge.base import Knowledge
 from ..reading.text import read

@@ -10,11 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from fhir.resources.R4B.documentreference import DocumentReference
-from fhir.resources.R4B.medicationadministration import MedicationAdministration
-from fhir.resources.R4B.medicationrequest import MedicationRequest
-
 from ..fhir.elements import first_date, reference_to, relative, texts_of
+from ..fhir.models import DocumentReference, MedicationAdministration, MedicationRequest
 from ..fhir.record import Record
 from ..knowledge.base import Knowledge
 from ..reading.findings import AgentMention, TextFindings

@@ -15,10 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from fhir.resources.R4B.procedure import Procedure
-from fhir.resources.R4B.servicerequest import ServiceRequest
-
 from ..fhir.elements import codes_in, concepts, first_date, reference_to, relative, texts_of
+from ..fhir.models import Procedure, ServiceRequest
 from ..fhir.record import Record
 from ..knowledge.base import Knowledge
 from ..knowledge.fields import EpisodeKind, Stage, Treatment

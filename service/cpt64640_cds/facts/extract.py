@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from fhir.resources.R4B.chargeitem import ChargeItem
-from fhir.resources.R4B.procedure import Procedure
-
 from ..fhir.elements import relative
+from ..fhir.models import ChargeItem, Procedure
 from ..fhir.record import Record
 from ..knowledge.base import Knowledge
 from .conservative import conservative_care

@@ -15,9 +15,8 @@ import re
 from functools import cache
 from typing import Any
 
-from fhir.resources.R4B.condition import Condition
-
 from ..fhir.elements import reference_to, relative, texts_of
+from ..fhir.models import Condition
 from ..fhir.record import Record
 from ..knowledge.base import Knowledge
 from ..knowledge.codes import Nerve

@@ -7,9 +7,8 @@ import re
 from functools import cache
 from typing import Any
 
-from fhir.resources.R4B.imagingstudy import ImagingStudy
-
 from ..fhir.elements import codes_in, first_date, reference_to, relative, texts_of
+from ..fhir.models import ImagingStudy
 from ..fhir.record import Record
 from ..knowledge.base import Knowledge
 from ..knowledge.fields import Stage

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from fhir.resources.R4B.resource import Resource
+from .models import Resource
 
 # The type starts at the first capital of a run of letters: the search tries each run once, where trying every
 # letter of a long run (each reading to the run's end) was quadratic in a hostile reference.

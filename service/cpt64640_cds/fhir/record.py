@@ -1,9 +1,8 @@
-"""Typed FHIR: the draft orders and the completed prefetch parsed with fhir.resources (R4B), entry by entry.
+"""Typed FHIR: the draft orders and the completed prefetch read into the facts' models, entry by entry.
 
-R4 data is read with the R4B models (the package's default R5 models reject R4 JSON). fhir.resources rejects
-a whole Bundle for one bad entry, so each entry is parsed on its own: a bad entry is dropped and noted (type,
-position and the failing field names, never values), the rest of the Bundle survives. Resource types the
-rules do not read are skipped without parsing.
+Each entry is checked on its own against the R4B rules (fhir/checks.py for the whole resource, fhir/models.py
+for the elements the facts read): a bad entry is dropped and noted (type, position and the failing field names,
+never values), the rest of the Bundle survives. Resource types the rules do not read are skipped unparsed.
 """
 
 from __future__ import annotations
@@ -13,31 +12,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-from fhir.resources.R4B import get_fhir_model_class
-from fhir.resources.R4B.medicationrequest import MedicationRequest
-from fhir.resources.R4B.resource import Resource
-from fhir.resources.R4B.servicerequest import ServiceRequest
 from pydantic import ValidationError
 
 from ..protocol.prefetch.bundles import bundle_entries
 from ..protocol.prefetch.completion import PrefetchResult
+from .checks import problems, rules_for
+from .models import MODELS, MedicationRequest, Resource, ServiceRequest
 
 # What the facts and rules read. Everything else in a prefetch Bundle is skipped cheaply.
-USED_TYPES = frozenset(
-    {
-        "Patient",
-        "Encounter",
-        "Condition",
-        "Procedure",
-        "ServiceRequest",
-        "ImagingStudy",
-        "MedicationAdministration",
-        "DocumentReference",
-        "MedicationStatement",
-        "MedicationRequest",
-        "ChargeItem",
-    }
-)
+USED_TYPES = frozenset(MODELS)
 # Draft orders the rules read: procedures, and medications that may name the agent of one (an order set's
 # "phenol 6% 3 mL" beside its "neurolysis, left LFCN"); other draft types (NutritionOrder, ...) are skipped.
 USED_DRAFT_TYPES = frozenset({"ServiceRequest", "MedicationRequest"})
@@ -81,21 +64,22 @@ class Record:
 
 
 def _parse(raw: Mapping[str, Any], where: str, dropped: list[Dropped]) -> Resource | None:
-    resource_type = raw.get("resourceType")
+    resource_type = str(raw.get("resourceType"))
+    model = MODELS[resource_type]
+    fields = problems(raw, rules_for(resource_type))
     try:
-        parsed = cast(Resource, get_fhir_model_class(resource_type).model_validate(raw))
-        if parsed.id is not None and len(parsed.id) > MAX_ID_CHARS:  # FHIR's limit, which the models do not check
-            dropped.append(Dropped(where, str(resource_type), ("id",)))
-            return None
-        return parsed
+        parsed = model.model_validate(raw)
     except ValidationError as exc:
-        fields = tuple(dict.fromkeys(".".join(str(p) for p in err["loc"]) or "(resource)" for err in exc.errors()))[
-            :MAX_NOTED_FIELDS
-        ]
-        dropped.append(Dropped(where, str(resource_type), fields))
-    except (KeyError, ValueError, TypeError):
-        dropped.append(Dropped(where, str(resource_type), ("resourceType",)))
-    return None
+        fields += [".".join(str(p) for p in err["loc"]) for err in exc.errors()]
+    else:
+        if parsed.id is not None and len(parsed.id) > MAX_ID_CHARS:  # FHIR's limit, which the models do not check
+            fields.append("id")
+    if fields:
+        dropped.append(
+            Dropped(where, resource_type, tuple(dict.fromkeys(f or "(resource)" for f in fields))[:MAX_NOTED_FIELDS])
+        )
+        return None
+    return parsed
 
 
 def _local_id(where: str) -> str:

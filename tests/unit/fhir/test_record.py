@@ -91,8 +91,13 @@ def test_hook_library_example_with_an_invalid_draft_order_keeps_the_valid_one():
     record = build(context, None, PrefetchResult())
     assert [r.id for r in record.draft_orders] == ["ok"]
     assert record.skipped == 1  # the NutritionOrder is not read by the rules
-    # The example's MedicationRequest is read (it may name an agent) but is invalid R4: dropped, not lost silently.
-    assert [d.where for d in record.dropped if d.resource_type == "MedicationRequest"]
+    # The example's MedicationRequest is malformed only inside dosageInstruction[0].doseAndRate, which the facts do
+    # not read: it is kept (it may name an agent). Malformed where the facts read, it is dropped and noted.
+    assert [m.id for m in record.draft_medications] and not record.dropped
+    [entry] = [e for e in context["draftOrders"]["entry"] if e["resource"]["resourceType"] == "MedicationRequest"]
+    entry["resource"] = {**entry["resource"], "dosageInstruction": [{"text": ["not", "a", "string"]}]}
+    [dropped] = build(context, None, PrefetchResult()).dropped
+    assert dropped.resource_type == "MedicationRequest" and dropped.fields == ("dosageInstruction.0.text",)
 
 
 def test_resources_without_an_id_get_a_local_one_and_are_never_updated():
