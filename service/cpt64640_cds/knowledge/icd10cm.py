@@ -58,7 +58,7 @@ def icd10cm_data(indications: IndicationsFile) -> dict[str, Any]:
 
 
 def icd10cm_json(indications: IndicationsFile) -> str:
-    """The file's text, exactly as committed: one line per code, so a new release reads as a short diff."""
+    """The file's text, exactly as committed: a line per listed code and per title, so a new release diffs short."""
 
     def compact(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)

@@ -53,6 +53,13 @@ def test_a_code_listed_without_regenerating_stops_start_up_until_make_icd10cm_br
     assert kb.diagnosis_title(ICD10CM, "G54.0") == icd.get_description("G54.0")
 
 
+def test_a_covered_code_without_a_title_stops_start_up(tmp_path):
+    directory = _copy(tmp_path)
+    _edit(directory, "icd10cm", lambda d: d["titles"].pop("G56.01"))
+    with pytest.raises(KnowledgeError, match=r"indications\.json: no title in icd10cm\.json for G56\.01"):
+        load(directory)
+
+
 def test_the_generator_refuses_a_code_the_package_does_not_know():
     data = json.loads((KNOWLEDGE_DIR / "indications.json").read_text(encoding="utf-8"))
     data["familyHistory"]["icd10cm"].append("Z99.99")
