@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint schemas clean
+.PHONY: run test lint schemas icd10cm clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ test: $(VENV)/.installed-dev
 # The knowledge base's JSON Schemas, generated from its models (a test fails when they are stale).
 schemas: $(VENV)/.installed-run
 	$(BIN)/python -c "from cpt64640_cds.knowledge.loader import write_schemas; write_schemas()"
+
+# The ICD-10-CM codes and titles the knowledge base uses, from indications.json and the simple-icd-10-cm
+# package's tables, so the service never loads the package (a test fails when the file is stale).
+icd10cm: $(VENV)/.installed-dev
+	$(BIN)/python -c "from cpt64640_cds.knowledge.loader import write_icd10cm; write_icd10cm()"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .

@@ -15,8 +15,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .assertion import AssertionFile
-from .base import Knowledge, dotted_icd10cm
+from .base import Knowledge
 from .codes import ChemodenervationFile, CodesFile, GuidanceFile, LateralityFile, ModifiersFile, NervesFile, RuleSet
+from .icd10cm import Icd10cmFile, icd10cm_json
 from .words import AgentsFile, ConservativeFile, DocumentationFile, IndicationGroup, IndicationsFile, TextFile
 
 KNOWLEDGE_DIR = Path(__file__).parent / "data"
@@ -36,6 +37,7 @@ FILES: dict[str, type[BaseModel]] = {
     "documentation": DocumentationFile,
     "text": TextFile,
     "assertion": AssertionFile,
+    "icd10cm": Icd10cmFile,  # generated (`make icd10cm`)
 }
 MAX_REPORTED = 5  # problems named per broken file
 
@@ -96,46 +98,47 @@ class _Icd10cmIndex:
     family_history: frozenset[str]
 
 
-def _icd10cm_index(indications: IndicationsFile, path: Path) -> _Icd10cmIndex:
-    """Every code a group lists and all its descendants (the package's ICD-10-CM tables) → its group, the most
-    specific listing winning (G57.6 in one group over G57 in another); the side each title names; the nerves a
-    code names (nerveSpecific); titles and billable (leaf) codes; the family-history codes. All from the
-    package, so no title, side or code is typed in by hand."""
-    import simple_icd_10_cm as icd  # here, not at the top: its tables cost seconds and ~170 MB, only for loading
+def _icd10cm_index(indications: IndicationsFile, icd10cm: Icd10cmFile, path: Path) -> _Icd10cmIndex:
+    """Every code a group lists and all its descendants → its group, the most specific listing winning (G57.6
+    in one group over G57 in another); the side each title names; the nerves a code names (nerveSpecific);
+    titles and billable (leaf) codes; the family-history codes. Codes, titles and leaves come from
+    icd10cm.json, generated from the package's ICD-10-CM tables: none is typed in by hand."""
 
     def expanded(code: str, where: str) -> list[str]:
-        if not icd.is_valid_item(code):
-            raise KnowledgeError(f"{path}: {where}: {code} is not an ICD-10-CM code")
-        return [code, *icd.get_descendants(code)]
+        descendants = icd10cm.descendants.get(code)
+        if descendants is None:
+            raise KnowledgeError(f"{path}: {where}: {code} is not in icd10cm.json (run `make icd10cm`)")
+        return [code, *descendants]
 
-    listed: dict[str, tuple[int, IndicationGroup]] = {}  # dotted code -> (length of the listing, group)
+    listed: dict[str, tuple[int, IndicationGroup]] = {}  # code -> (length of the listing, group)
     for index, group in enumerate(indications.groups):
         for code in group.icd10cm:
             for each in expanded(code, f"groups[{index}].icd10cm"):
-                dotted = dotted_icd10cm(each)
-                earlier = listed.get(dotted)
+                earlier = listed.get(each)
                 if earlier is not None and earlier[0] == len(code) and earlier[1].id != group.id:
                     raise KnowledgeError(f"{path}: groups[{index}].icd10cm: {code} is also in {earlier[1].id}")
                 if earlier is None or len(code) > earlier[0]:
-                    listed[dotted] = (len(code), group)
+                    listed[each] = (len(code), group)
     nerves: dict[str, frozenset[str]] = {}
     for index, fit in enumerate(indications.nerve_specific):
         for code in fit.icd10cm:
             for each in expanded(code, f"nerveSpecific[{index}].icd10cm"):
-                if dotted_icd10cm(each) not in listed:
+                if each not in listed:
                     raise KnowledgeError(f"{path}: nerveSpecific[{index}].icd10cm: {each} is in no group")
-                nerves[dotted_icd10cm(each)] = nerves.get(dotted_icd10cm(each), frozenset()) | set(fit.nerves)
-    family = indications.family_history
-    titles = {dotted_icd10cm(c): icd.get_description(c) for c in listed}
+                nerves[each] = nerves.get(each, frozenset()) | set(fit.nerves)
+    untitled = sorted(code for code in listed if code not in icd10cm.titles)
+    if untitled:
+        raise KnowledgeError(f"{path}: no title in icd10cm.json for {', '.join(untitled[:MAX_REPORTED])}")
+    titles = {code: icd10cm.titles[code] for code in listed}
     sides = {code: side for code, title in titles.items() if (side := _title_side(title)) is not None}
     return _Icd10cmIndex(
         groups={code: group for code, (_, group) in listed.items()},
         sides=sides,
         nerves=nerves,
         titles=titles,
-        billable=frozenset(code for code in listed if icd.is_leaf(code)),
+        billable=frozenset(listed) & icd10cm.billable,
         family_history=frozenset(
-            dotted_icd10cm(each) for code in family.icd10cm for each in expanded(code, "familyHistory.icd10cm")
+            each for code in indications.family_history.icd10cm for each in expanded(code, "familyHistory.icd10cm")
         ),
     )
 
@@ -153,7 +156,7 @@ def _index(files: dict[str, Any], directory: Path) -> Knowledge:
     text: TextFile = files["text"]
     laterality: LateralityFile = files["laterality"]
     modifiers: ModifiersFile = files["modifiers"]
-    icd10cm = _icd10cm_index(indications, directory / "indications.json")
+    icd10cm = _icd10cm_index(indications, files["icd10cm"], directory / "indications.json")
     return Knowledge(
         version=ruleset.version,
         topic_system=ruleset.topic_system,
@@ -334,3 +337,11 @@ def write_schemas(directory: Path = SCHEMA_DIR) -> list[Path]:
         path.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         written.append(path)
     return written
+
+
+def write_icd10cm(directory: Path = KNOWLEDGE_DIR) -> Path:
+    """Regenerate data/icd10cm.json from indications.json and the installed simple-icd-10-cm (`make icd10cm`)."""
+    indications = _read(directory / "indications.json", IndicationsFile)
+    path = directory / "icd10cm.json"
+    path.write_text(icd10cm_json(indications), encoding="utf-8")
+    return path
