@@ -1,12 +1,14 @@
 """One hook call, end to end: contract → prefetch → typed FHIR → facts → coding → rules → cards.
 
-Each arrow is one stage with one job; this function only wires them. The web layer hands it a parsed JSON
-body and gets back cards (or an ApiError that becomes a 4xx with an OperationOutcome).
+Each arrow is one stage with one job; this function only wires them, and times each (`Result.timings`: the
+web layer sends them as Server-Timing and in /metrics). The web layer hands it a parsed JSON body and gets back
+cards (or an ApiError that becomes a 4xx with an OperationOutcome).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -28,6 +30,8 @@ from .protocol.prefetch.deadline import Deadline
 from .rules.catalogue import run_all
 from .rules.inputs import RuleInputs
 
+STAGES = ("contract", "prefetch", "parse", "facts", "coding", "rules", "cards")
+
 
 @dataclass
 class Result:
@@ -35,6 +39,20 @@ class Result:
     rule_ids: list[str]
     prefetch: PrefetchResult
     dropped: int
+    timings: dict[str, float]  # milliseconds per stage, in STAGES order
+
+
+class _Stopwatch:
+    """Milliseconds per stage, each counted from the end of the one before (perf_counter: a few tens of ns)."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.ms[stage] = (now - self._last) * 1000
+        self._last = now
 
 
 def run(
@@ -50,13 +68,22 @@ def run(
     allowlist: FhirAllowlist,
     bound_to: tuple[str, ...] | None = None,
 ) -> Result:
+    watch = _Stopwatch()
     contract.check(service.request_schema, body)
+    watch.lap("contract")
     completed = complete(service, body, settings, deadline, allowlist, bound_to)
+    watch.lap("prefetch")
     record = build(body["context"], service.focus(body["context"]), completed)
+    watch.lap("parse")
     facts = extract(record, kb, today)
-    findings = run_all(facts, RuleInputs(kb, policy, code(facts, kb, policy)))
-    rendered = render(findings, CardContext(kb, facts, record.raw))
-    return Result(_guard(rendered, logger), [f.rule_id for f in findings], completed, len(record.dropped))
+    watch.lap("facts")
+    coded = code(facts, kb, policy)
+    watch.lap("coding")
+    findings = run_all(facts, RuleInputs(kb, policy, coded))
+    watch.lap("rules")
+    cards = _guard(render(findings, CardContext(kb, facts, record.raw)), logger)
+    watch.lap("cards")
+    return Result(cards, [f.rule_id for f in findings], completed, len(record.dropped), watch.ms)
 
 
 def _guard(rendered: list[dict[str, Any]], logger: logging.Logger) -> list[dict[str, Any]]:

@@ -128,6 +128,7 @@ def test_preflight_and_health_need_no_token(secured):
     )
     assert preflight.status_code == 200 and preflight.headers["Access-Control-Allow-Origin"] == "*"
     assert requests.get(f"{secured.base_url}/healthz", timeout=10).status_code == 200
+    assert requests.get(f"{secured.base_url}/readyz", timeout=10).status_code == 200
 
 
 def test_fhir_server_outside_the_allowlist_is_never_contacted(secured, signing_key, start_fhir_server):

@@ -2,7 +2,13 @@
 
 With the front, nginx listens on HOST:PORT and gunicorn on a unix socket in a private run folder (mode 0700)
 that nothing else can reach; gunicorn's arbiter starts nginx once it listens, stops it when it stops, and
-stops (exit status 1) when nginx dies. Without it, gunicorn listens on HOST:PORT itself."""
+stops (exit status 1) when nginx dies. Without it, gunicorn listens on HOST:PORT itself.
+
+The master imports the app's code, loads the knowledge base and rehearses a hook call (server/warmup.py) before
+forking, so every worker, recycled ones included, starts with those caches built and shared. The app itself
+(database engine, card writer, JWKS fetches: connections and threads) is built in each worker after the fork,
+not preloaded (gunicorn's preload_app would build them in the master and share its connections and locks with
+every child), and each worker rehearses once more before it accepts a connection."""
 
 from __future__ import annotations
 
@@ -34,9 +40,13 @@ def serve(settings: Settings) -> int:
     # After the metrics folder is set: prometheus_client reads it when it is first imported.
     from prometheus_client import multiprocess as prometheus_multiprocess
 
+    from ..coding.lines import ModifierPolicy
     from ..knowledge.loader import load
+    from ..protocol.prefetch.allowlist import FhirAllowlist
+    from ..protocol.services import all_services
     from ..store.store import Store
     from ..web.app import create_app
+    from .warmup import rehearse, warm
 
     logger = configure(settings.log_level)
     if settings.development:
@@ -52,12 +62,23 @@ def serve(settings: Settings) -> int:
         event(logger, "front-missing", logging.WARNING, note="no nginx: slow clients can exhaust the workers")
     kb = load()  # fail before forking workers when a knowledge file is broken
     Store(settings.database_url, timeout_ms=settings.database_timeout_ms).close()  # tables, before workers race
+    policy = ModifierPolicy.of(kb, settings.distinct_modifier, settings.bilateral_modifier_50)
+    rehearse(
+        all_services(),
+        kb=kb,
+        policy=policy,
+        settings=settings,
+        allowlist=FhirAllowlist.from_settings(settings),
+        logger=logger,
+    )
     print(
         f"cpt64640-cds rule set {kb.version}: CDS Hooks discovery at "
         f"http://{settings.host}:{settings.port}/cds-services",
         flush=True,
     )
-    application = Service(settings, binary, lambda: create_app(settings), prometheus_multiprocess.mark_process_dead)
+    application = Service(
+        settings, binary, lambda: create_app(settings), prometheus_multiprocess.mark_process_dead, warm
+    )
     event(logger, "serving", front="nginx" if binary else "none", workers=settings.workers)
     return application.serve()
 
@@ -69,7 +90,8 @@ def _metrics_dir() -> None:
 
 
 class Service(BaseApplication):
-    """gunicorn configured for the service; `nginx` is the front's binary, or None to listen on HOST:PORT."""
+    """gunicorn configured for the service; `nginx` is the front's binary, or None to listen on HOST:PORT;
+    `warm(app)` readies a worker's app before the worker accepts connections."""
 
     def __init__(
         self,
@@ -77,11 +99,13 @@ class Service(BaseApplication):
         nginx_binary: str | None,
         app_factory: Callable[[], Any],
         worker_exited: Callable[[int], None],
+        warm: Callable[[Any], object],
     ) -> None:
         self.settings = settings
         self.nginx_binary = nginx_binary
         self.app_factory = app_factory
         self.worker_exited = worker_exited
+        self.warm = warm
         self.run_dir = Path(tempfile.mkdtemp(prefix="cpt64640-serve-")) if nginx_binary else None
         self.front: nginx.Front | None = None
         super().__init__()
@@ -116,6 +140,8 @@ class Service(BaseApplication):
         if "control_socket_disable" in cfg.settings:  # gunicorn 27+: one shared socket path per user
             cfg.set("control_socket_disable", True)
         cfg.set("child_exit", lambda _arbiter, worker: self.worker_exited(worker.pid))
+        # In the worker, after the app is built and before it accepts a connection.
+        cfg.set("post_worker_init", lambda worker: self.warm(worker.wsgi))
         cfg.set("when_ready", self._start_front)
         cfg.set("on_exit", self._stop_front)
 

@@ -41,6 +41,9 @@ class Environment:
         default_factory=lambda: threading.BoundedSemaphore(LARGE_CALLS_ADMITTED)
     )
     large_running: threading.Lock = field(default_factory=threading.Lock)
+    # Set once a rehearsal call has gone through the whole pipeline in this process (server/warmup.py):
+    # /readyz answers 200 only then.
+    warm: threading.Event = field(default_factory=threading.Event)
 
 
 def env() -> Environment:

@@ -1,5 +1,6 @@
-"""Prometheus metrics: requests and latency per service and status, rule firings, prefetch fetch timings,
-auth failures by reason, feedback outcomes, card records dropped, feedback the store could not take.
+"""Prometheus metrics: requests and latency per service and status, time per pipeline stage, rule firings,
+prefetch fetch timings, auth failures by reason, feedback outcomes, card records dropped, feedback the store
+could not take.
 
 Metric objects are process-wide, as prometheus_client intends. Under gunicorn `cpt64640 serve` points
 PROMETHEUS_MULTIPROC_DIR at a fresh folder before the workers fork, so `/metrics` adds up every worker.
@@ -24,6 +25,13 @@ LATENCY = Histogram(
     "Hook call latency",
     ["service"],
     buckets=(0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5),
+)
+# Per stage of a hook call answered 200 (pipeline.STAGES); most take well under a millisecond.
+STAGE_LATENCY = Histogram(
+    "cds_stage_seconds",
+    "Time per pipeline stage of a hook call answered 200",
+    ["service", "stage"],
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2),
 )
 RULES = Counter("cds_rule_firings_total", "Cards produced, by rule", ["rule"])
 PREFETCH = Counter("cds_prefetch_keys_total", "Prefetch keys by how they were completed", ["key", "source"])

@@ -59,6 +59,16 @@ HEALTH: dict[str, Any] = {
     "properties": {"status": {"const": "ok"}, "ruleSetVersion": {"type": "string"}},
 }
 
+READINESS: dict[str, Any] = {
+    "type": "object",
+    "required": ["status", "warm", "store"],
+    "properties": {
+        "status": {"enum": ["ready", "not-ready"]},
+        "warm": {"type": "boolean", "description": "This worker has rehearsed a hook call."},
+        "store": {"enum": ["reachable", "unreachable"], "description": "Within CDS_DATABASE_TIMEOUT_MS."},
+    },
+}
+
 REQUIRED_PREFETCH = " (required: 412 when absent and not obtainable from fhirServer)"
 
 # Why each error status happens; the body is always an OperationOutcome.
@@ -199,6 +209,17 @@ def document(services: list[dict[str, Any]], version: str) -> dict[str, Any]:
             "responses": {"200": {"description": "Up.", **_json("Health")}},
         }
     }
+    paths["/readyz"] = {
+        "get": {
+            "operationId": "readyz",
+            "tags": ["Operations"],
+            "summary": "Readiness: the worker is warm and the store answers",
+            "responses": {
+                "200": {"description": "Ready.", **_json("Readiness")},
+                "503": {"description": "Not ready; the body says which.", **_json("Readiness")},
+            },
+        }
+    }
     paths["/metrics"] = {
         "get": {
             "operationId": "metrics",
@@ -217,7 +238,9 @@ def document(services: list[dict[str, Any]], version: str) -> dict[str, Any]:
             "responses": {"200": {"description": "OpenAPI 3.1.", "content": {"application/json": {"schema": {}}}}},
         }
     }
-    schemas.update(OperationOutcome=OPERATION_OUTCOME, FeedbackResult=FEEDBACK_RESULT, Health=HEALTH)
+    schemas.update(
+        OperationOutcome=OPERATION_OUTCOME, FeedbackResult=FEEDBACK_RESULT, Health=HEALTH, Readiness=READINESS
+    )
     return {
         "openapi": "3.1.0",
         "info": {

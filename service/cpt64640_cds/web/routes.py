@@ -1,5 +1,5 @@
-"""The routes: discovery, the service call, feedback, OpenAPI, metrics and health. No coding logic lives
-here; a hook call is `pipeline.run`."""
+"""The routes: discovery, the service call, feedback, OpenAPI, metrics, liveness and readiness. No coding
+logic lives here; a hook call is `pipeline.run`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, g, request
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
@@ -24,18 +25,21 @@ from ..protocol.declarations import CdsService
 from ..protocol.prefetch.deadline import Deadline
 from ..security.authenticator import AuthError, Claims
 from ..security.replay_cache import ReplayStoreUnavailable
+from ..store.engine import call_within
 from . import metrics, openapi
 from .environment import LARGE_BODY_BYTES, Environment, env
 from .http import OPEN_PATHS, api_error, error_response, json_response, read_json, route_label
 
 bp = Blueprint("cds", __name__)
 
+UNAUTHENTICATED = OPEN_PATHS | {"/readyz"}
+
 
 @bp.before_app_request
 def _authenticate() -> Response | None:
     """Every CDS Hooks call carries the client's JWT (discovery, services, feedback); preflight does not."""
     environment = env()
-    if request.method == "OPTIONS" or request.path in OPEN_PATHS or environment.authenticator is None:
+    if request.method == "OPTIONS" or request.path in UNAUTHENTICATED or environment.authenticator is None:
         return None
     # The audience is a configured base URL + the path, never built from the client's Host header.
     audiences = [base.rstrip("/") + request.path for base in environment.settings.public_base_urls]
@@ -85,6 +89,35 @@ def metrics_endpoint() -> Response:
 def healthz() -> Response:
     environment = env()
     return json_response({"status": "ok", "ruleSetVersion": environment.kb.version})
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    """Ready for traffic: this worker has rehearsed a hook call (warm) and the store answers within its timeout.
+    503 otherwise, saying which."""
+    environment = env()
+    warm = environment.warm.is_set()
+    reachable = _store_reachable(environment.store.engine, environment.store.timeout)
+    return json_response(
+        {
+            "status": "ready" if warm and reachable else "not-ready",
+            "warm": warm,
+            "store": "reachable" if reachable else "unreachable",
+        },
+        200 if warm and reachable else 503,
+    )
+
+
+def _store_reachable(engine: Engine, timeout: float) -> bool:
+    def ping() -> None:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    try:
+        call_within(timeout, ping)
+    except SQLAlchemyError:
+        return False
+    return True
 
 
 @bp.post("/cds-services/<service_id>")
@@ -141,7 +174,16 @@ def _answer(environment: Environment, service: CdsService, deadline: Deadline, f
     if result.dropped:
         fields["droppedEntries"] = result.dropped
     _record_cards(environment, service.id, body["hookInstance"], result.cards)
-    return json_response({"cards": result.cards})
+    response = json_response({"cards": result.cards})
+    response.headers["Server-Timing"] = server_timing(result.timings)
+    for stage, ms in result.timings.items():
+        metrics.STAGE_LATENCY.labels(service.id, stage).observe(ms / 1000)
+    return response
+
+
+def server_timing(timings: dict[str, float]) -> str:
+    """W3C Server-Timing: `contract;dur=0.12, prefetch;dur=0.05, ...` (milliseconds)."""
+    return ", ".join(f"{stage};dur={ms:.2f}" for stage, ms in timings.items())
 
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
