@@ -23,6 +23,7 @@ from .lexicon import lexicon
 from .muscles import chemo_sites
 from .phrases import Match
 from .radiofrequency import radiofrequency_reader
+from .session import once
 
 _WORD = re.compile(r"\S+")
 _CONTEXT_WINDOW = 5  # words either side checked against an agent's exclusions
@@ -33,6 +34,7 @@ RADIOFREQUENCY = frozenset({"thermal", "pulsed-rf", "radiofrequency"})
 # only planned, someone else's or in doubt ("will try PT", "mother had PT").
 _PRESENT: frozenset[Status] = frozenset({"present"})
 _CONSERVATIVE: frozenset[Status] = frozenset({"present", "historical", "negated"})
+_UNLABELLED = ""  # the field name a text is read under, before each caller's own is put on the findings
 
 
 def _context_words(normal: str, match: Match) -> set[str]:
@@ -108,6 +110,21 @@ def _attach_loose_volume(found: TextFindings, loose_volumes: list[float]) -> Non
 
 
 def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
+    """What `text` (the field `field_name`) says; read once per reading session (reading/session.py), and each
+    caller gets its own copy, under its own field name."""
+    return _labelled(once(("read", kb, text), lambda: _read(text, _UNLABELLED, kb)), field_name)
+
+
+def _labelled(found: TextFindings, field_name: str) -> TextFindings:
+    copy = TextFindings()
+    copy.merge(found)  # every list and set copied
+    copy.agents = [replace(a, field=field_name) for a in found.agents]
+    copy.fields = {field_name} if found.fields else set()
+    copy.unread = {field_name} if found.unread else set()
+    return copy
+
+
+def _read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
     found = TextFindings()
     lex = lexicon(kb)
     loose_volumes: list[float] = []  # volumes written in a sentence that names no agent ("3 mL injected")
