@@ -98,6 +98,28 @@ class _Numbers:
         return best[1] if best else None
 
 
+def _agents(normal: str, agents: list[Match], field_name: str, kb: Knowledge) -> list[AgentMention]:
+    """The agents named (and counted) in one sentence, each with the concentration and volume written for it."""
+    lex = lexicon(kb)
+    percents, volumes = _Numbers.of(normal, lex.percent), _Numbers.of(normal, lex.volume)
+    agent_starts = sorted(m.start for m in agents)
+    out = []
+    for match in agents:
+        agent = kb.agents[match.key]
+        if agent.exclude & _context_words(normal, match):
+            continue  # skin-prep alcohol, a local anaesthetic test dose, "alcohol use"...
+        out.append(
+            AgentMention(
+                agent.id,
+                agent.klass,
+                percents.near(match, agent_starts),
+                volumes.near(match, agent_starts),
+                field_name,
+            )
+        )
+    return out
+
+
 def _attach_loose_volume(found: TextFindings, loose_volumes: list[float]) -> None:
     """A volume written on its own ("Phenol 6%. 3 mL injected.") goes to the one neurolytic agent without one."""
     unmeasured = {a.agent for a in found.agents if a.klass == "neurolytic" and a.volume_ml is None}
@@ -133,10 +155,11 @@ def _read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
         found.unread.add(field_name)
     for sentence in split(text[:MAX_TEXT_CHARS], kb):
         normal, statuses = sentence.normal, _Statuses(sentence, kb, found)
-        named = lex.agents.find(normal)
+        # Most sentences name nothing the indexes below know: one scan says so, instead of one per index.
+        phrases = lex.read_phrases.found_in(normal)
+        named = lex.agents.find(normal) if phrases else []
         agents = statuses.kept(named, "agent")
-        confirmations = lex.confirmation.find(normal)
-        percents, volumes = _Numbers.of(normal, lex.percent), _Numbers.of(normal, lex.volume)
+        confirmations = lex.confirmation.find(normal) if phrases else []
         if (
             not named
             and lex.injected.search(normal)
@@ -144,36 +167,30 @@ def _read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
             and not kb.injectates.intersection(m.key for m in confirmations)
         ):
             loose_volumes += [
-                value for start, end, value in volumes.found if statuses.of(Match("", start, end)) == "present"
+                value
+                for start, end, value in _Numbers.of(normal, lex.volume).found
+                if statuses.of(Match("", start, end)) == "present"
             ]
-        agent_starts = sorted(m.start for m in agents)
-        for match in agents:
-            agent = kb.agents[match.key]
-            if agent.exclude & _context_words(normal, match):
-                continue  # skin-prep alcohol, a local anaesthetic test dose, "alcohol use"...
-            found.agents.append(
-                AgentMention(
-                    agent.id,
-                    agent.klass,
-                    percents.near(match, agent_starts),
-                    volumes.near(match, agent_starts),
-                    field_name,
-                )
-            )
-        modalities = statuses.kept(lex.modalities.find(normal), "modality")
-        found.modalities |= {kb.modalities[m.key].modality for m in modalities}
+        if agents:
+            found.agents += _agents(normal, agents, field_name, kb)
         normals.append(normal)
-        found.neurolysis |= bool(statuses.kept(lex.neurolysis.find(normal), "procedure"))
-        found.guidance |= {m.key for m in statuses.kept(lex.guidance.find(normal), "guidance")}
+        if phrases:
+            modalities = statuses.kept(lex.modalities.find(normal), "modality")
+            found.modalities |= {kb.modalities[m.key].modality for m in modalities}
+            found.neurolysis |= bool(statuses.kept(lex.neurolysis.find(normal), "procedure"))
+            found.guidance |= {m.key for m in statuses.kept(lex.guidance.find(normal), "guidance")}
         sites = chemo_sites(normal, lex)
         kept_sites = {id(m) for m in statuses.kept((m for m, _ in sites), "muscle")}
         found.chemo_sites.extend((m.key, side) for m, side in sites if id(m) in kept_sites)
-        found.confirmation |= {m.key for m in statuses.kept(confirmations, "confirmation")}
-        found.conservative |= {m.key for m in statuses.kept(lex.conservative.find(normal), "care", _CONSERVATIVE)}
+        if phrases:
+            found.confirmation |= {m.key for m in statuses.kept(confirmations, "confirmation")}
+            conservative = statuses.kept(lex.conservative.find(normal), "care", _CONSERVATIVE)
+            found.conservative |= {m.key for m in conservative}
         relief = kb.relief_pattern.search(normal)
         if relief and statuses.of(Match("relief", relief.start(), relief.end())) in _CONSERVATIVE:
             found.conservative.add("relief")
-        found.indications |= {m.key for m in statuses.kept(lex.indications.find(normal), "indication")}
+        if phrases:
+            found.indications |= {m.key for m in statuses.kept(lex.indications.find(normal), "indication")}
         lex.spine.read(normal, found)
     _attach_loose_volume(found, loose_volumes)
     if found.modalities & RADIOFREQUENCY:  # "lesioning" or "42 C" mean nothing in a text that names no radiofrequency
