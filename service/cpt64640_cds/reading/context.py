@@ -64,7 +64,11 @@ def split(text: str, kb: Knowledge) -> list[Sentence]:
 def _split(text: str, kb: Knowledge) -> list[Sentence]:
     lex = lexicon(kb)
     # Upper-case "US" is ultrasound, never the pronoun; say so before lower-casing loses the difference.
-    text = _DECIMAL_COMMA.sub(".", _ULTRASOUND.sub("ultrasound", text).replace("?", f" {QUESTION} "))
+    if "US" in text:
+        text = _ULTRASOUND.sub("ultrasound", text)
+    text = text.replace("?", f" {QUESTION} ")
+    if "," in text:
+        text = _DECIMAL_COMMA.sub(".", text)
     out: list[Sentence] = []
     block: Status = "present"  # the section of a heading alone on its line
     block_has_text = False

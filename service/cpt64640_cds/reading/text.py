@@ -122,8 +122,10 @@ def _agents(normal: str, agents: list[Match], field_name: str, kb: Knowledge) ->
 
 def _attach_loose_volume(found: TextFindings, loose_volumes: list[float]) -> None:
     """A volume written on its own ("Phenol 6%. 3 mL injected.") goes to the one neurolytic agent without one."""
+    if not loose_volumes:
+        return
     unmeasured = {a.agent for a in found.agents if a.klass == "neurolytic" and a.volume_ml is None}
-    if len(unmeasured) != 1 or not loose_volumes:
+    if len(unmeasured) != 1:
         return
     found.agents = [
         replace(a, volume_ml=loose_volumes[0]) if a.agent in unmeasured and a.volume_ml is None else a
