@@ -139,6 +139,21 @@ def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
     return _labelled(once(("read", kb, text), lambda: _read(text, _UNLABELLED, kb)), field_name)
 
 
+def indications_in(text: str, kb: Knowledge) -> set[str]:
+    """The indication groups `text` names, as `read(text, ...).indications` has them, reading for nothing else
+    (a diagnosis's name is read only for its indication)."""
+    return set(once(("indications", kb, text), lambda: _indications(text, kb)))
+
+
+def _indications(text: str, kb: Knowledge) -> set[str]:
+    index, found = lexicon(kb).indications, TextFindings()
+    return {
+        m.key
+        for sentence in split(text[:MAX_TEXT_CHARS], kb)
+        for m in _Statuses(sentence, kb, found).kept(index.find(sentence.normal), "indication")
+    }
+
+
 def _labelled(found: TextFindings, field_name: str) -> TextFindings:
     copy = TextFindings()
     copy.merge(found)  # every list and set copied

@@ -27,7 +27,7 @@ from cpt64640_cds.knowledge.loader import load
 from cpt64640_cds.reading.context import split
 from cpt64640_cds.reading.session import reading_session
 from cpt64640_cds.reading.sites import read_sites
-from cpt64640_cds.reading.text import read
+from cpt64640_cds.reading.text import indications_in, read
 
 KB = load()
 FIXTURES = Path(__file__).parents[3] / "fhir-fixtures"
@@ -105,6 +105,14 @@ def test_every_text_reads_as_recorded() -> None:
     recorded = _recorded()
     changed = [text[:80] for text in texts() if reading_of(text) != recorded[_key(text)]]
     assert not changed, f"{len(changed)} texts read differently: {changed[:5]}"
+
+
+def test_the_indications_alone_are_those_of_the_whole_reading() -> None:
+    recorded = _recorded()
+    changed = [
+        t[:80] for t in texts() if sorted(indications_in(t, KB)) != recorded[_key(t)]["read"].get("indications", [])
+    ]
+    assert not changed, f"{len(changed)} texts: {changed[:5]}"
 
 
 def test_within_a_session_every_text_reads_as_recorded() -> None:
