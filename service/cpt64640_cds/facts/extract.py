@@ -15,6 +15,7 @@ from ..fhir.elements import relative
 from ..fhir.models import ChargeItem, Procedure
 from ..fhir.record import Record
 from ..knowledge.base import Knowledge
+from ..reading.session import reading_session
 from .conservative import conservative_care
 from .documents import administrations_by_procedure, medication_orders, read_documents
 from .episodes import EpisodeContext, episodes_of
@@ -25,6 +26,7 @@ from .services import em_service, guidance_service, imaging_of
 SKIPPED_ORDER_STATUSES = frozenset({"revoked", "entered-in-error", "completed"})
 
 
+@reading_session()  # each distinct text read once per call
 def extract(record: Record, kb: Knowledge, today: date) -> Facts:
     encounter = f"Encounter/{record.encounter_id}" if record.encounter_id else None
     facts = Facts(

@@ -32,6 +32,7 @@ from ..knowledge.base import Knowledge
 from .cues import Cue, Cues
 from .lexicon import lexicon
 from .phrases import normalize
+from .session import once
 
 __all__ = ["QUESTION", "Sentence", "Status", "assertion_of", "split", "status_at"]
 
@@ -56,10 +57,18 @@ class Sentence:
 
 
 def split(text: str, kb: Knowledge) -> list[Sentence]:
-    """Normalised sentences with the status their section gives them."""
+    """Normalised sentences with the status their section gives them (once per reading session)."""
+    return list(once(("split", kb, text), lambda: _split(text, kb)))
+
+
+def _split(text: str, kb: Knowledge) -> list[Sentence]:
     lex = lexicon(kb)
     # Upper-case "US" is ultrasound, never the pronoun; say so before lower-casing loses the difference.
-    text = _DECIMAL_COMMA.sub(".", _ULTRASOUND.sub("ultrasound", text).replace("?", f" {QUESTION} "))
+    if "US" in text:
+        text = _ULTRASOUND.sub("ultrasound", text)
+    text = text.replace("?", f" {QUESTION} ")
+    if "," in text:
+        text = _DECIMAL_COMMA.sub(".", text)
     out: list[Sentence] = []
     block: Status = "present"  # the section of a heading alone on its line
     block_has_text = False

@@ -9,7 +9,7 @@ from functools import cache, cached_property
 
 from ..knowledge.base import Knowledge
 from .cues import CueIndex, Headings
-from .phrases import PhraseIndex, normalize
+from .phrases import AnyPhrase, PhraseIndex, normalize
 from .spinal import SpineReader
 
 # Possessive: no unit starts with a digit or a dot, so giving digits back never helps a match.
@@ -162,6 +162,13 @@ class Lexicon:
     @cached_property
     def confirmation(self) -> PhraseIndex:
         return PhraseIndex((w, kind) for kind, words in self.kb.confirmation_words.items() for w in words)
+
+    @cached_property
+    def read_phrases(self) -> AnyPhrase:
+        """Whether a sentence names anything reading.text looks for with a phrase index (sites apart: they are
+        looked for with slashes made spaces)."""
+        indexes = (self.agents, self.confirmation, self.modalities, self.neurolysis, self.guidance)
+        return AnyPhrase((*indexes, self.conservative, self.indications))
 
     @cached_property
     def cues(self) -> CueIndex:

@@ -26,7 +26,7 @@ _HEADING_CHARS = 30
 
 def spaced(normal: str) -> str:
     """The sentence with a slash between two words made a space (same length: positions stay valid)."""
-    return _SLASH.sub(" ", normal)
+    return _SLASH.sub(" ", normal) if "/" in normal else normal
 
 
 def _heading(text: str, lex: Lexicon) -> list[tuple[Match, str | None]]:

@@ -19,17 +19,23 @@ _NERVE_ABBREVIATIONS = [
     (re.compile(r"\bnerv\b"), " nerve "),
     (re.compile(r"\bbr\.?(?=\s)"), " branch "),
 ]
+# Every abbreviation above is one of these words: most texts have none, and skip the five patterns.
+_MAY_ABBREVIATE = re.compile(r"\b(?:nn?|nerv|br)\b")
 _KEEP = re.compile(r"[^a-z0-9/%.' ]+")
+_LONE_DOT = re.compile(r"(?<![0-9])\.|\.(?![0-9])")
 
 
 def normalize(text: str) -> str:
     out = " " + text.lower().replace("\u2019", "'") + " "
-    for pattern, replacement in _NERVE_ABBREVIATIONS:
-        out = pattern.sub(replacement, out)
+    if _MAY_ABBREVIATE.search(out):
+        for pattern, replacement in _NERVE_ABBREVIATIONS:
+            out = pattern.sub(replacement, out)
     out = _KEEP.sub(" ", out)
     # Dots and apostrophes only matter inside numbers ("0.5") and the patterns above.
-    out = re.sub(r"(?<![0-9])\.|\.(?![0-9])", " ", out)
-    out = out.replace("'s ", " ").replace("'", "")
+    if "." in out:
+        out = _LONE_DOT.sub(" ", out)
+    if "'" in out:
+        out = out.replace("'s ", " ").replace("'", "")
     return " ".join(out.split())
 
 
@@ -63,6 +69,11 @@ class Match:
     end: int
 
 
+def _phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str]:
+    """Any of the phrases, a whole word or words: not inside a word, a number or a slashed pair ("b/l")."""
+    return re.compile(r"(?<![a-z0-9/])(" + trie(phrases) + r")(?![a-z0-9/])")
+
+
 class PhraseIndex:
     """Phrase → key lookup over normalised text, longest phrase first, non-overlapping."""
 
@@ -73,9 +84,27 @@ class PhraseIndex:
             if normal:
                 by_phrase.setdefault(normal, key)
         self._keys = by_phrase
-        self._pattern = re.compile(r"(?<![a-z0-9/])(" + trie(by_phrase) + r")(?![a-z0-9/])") if by_phrase else None
+        self._pattern = _phrase_pattern(by_phrase) if by_phrase else None
+
+    @property
+    def phrases(self) -> Iterable[str]:
+        """Its phrases, normalised."""
+        return self._keys.keys()
 
     def find(self, normalized_text: str) -> list[Match]:
         if self._pattern is None:
             return []
         return [Match(self._keys[m.group(1)], m.start(), m.end()) for m in self._pattern.finditer(normalized_text)]
+
+
+class AnyPhrase:
+    """Whether a text holds any phrase of several indexes, in one scan. Exactly when one of the indexes would
+    find something: at the place where it would, this pattern's alternatives include that phrase (the regular
+    expression backtracks through all of them)."""
+
+    def __init__(self, indexes: Iterable[PhraseIndex]):
+        phrases = {phrase for index in indexes for phrase in index.phrases}
+        self._pattern = _phrase_pattern(phrases) if phrases else None
+
+    def found_in(self, normalized_text: str) -> bool:
+        return self._pattern is not None and self._pattern.search(normalized_text) is not None

@@ -19,6 +19,9 @@ class SpineReader:
         self._region = {s.letter: s.region for s in spine.segments}
         self._size = {s.letter: s.levels for s in spine.segments}
         self._words = [(re.compile(rf"\b{re.escape(word)}\b"), region) for word, region in spine.region_words.items()]
+        # Whether any region word is written at all: one scan of a sentence instead of one per word.
+        words = "|".join(map(re.escape, spine.region_words)) or "(?!)"
+        self._any_word = re.compile(rf"\b(?:{words})\b")
         # A level, optionally followed by the end of a range; a bare number after it that is a dose is not one.
         self._level = re.compile(
             rf"(?<![a-z0-9])([{letters}])(\d{{1,2}})"
@@ -35,9 +38,8 @@ class SpineReader:
         return self._order[self._order.index(letter) + 1], 1
 
     def read(self, normal: str, found: TextFindings) -> None:
-        for pattern, region in self._words:
-            if pattern.search(normal):
-                found.spinal_regions.add(region)
+        if self._any_word.search(normal):
+            found.spinal_regions.update(region for pattern, region in self._words if pattern.search(normal))
         for m in self._level.finditer(normal):
             letter, number = m.group(1), int(m.group(2))
             if number == 0 or number > self._size[letter]:

@@ -23,6 +23,7 @@ from .lexicon import lexicon
 from .muscles import chemo_sites
 from .phrases import Match
 from .radiofrequency import radiofrequency_reader
+from .session import once
 
 _WORD = re.compile(r"\S+")
 _CONTEXT_WINDOW = 5  # words either side checked against an agent's exclusions
@@ -33,6 +34,7 @@ RADIOFREQUENCY = frozenset({"thermal", "pulsed-rf", "radiofrequency"})
 # only planned, someone else's or in doubt ("will try PT", "mother had PT").
 _PRESENT: frozenset[Status] = frozenset({"present"})
 _CONSERVATIVE: frozenset[Status] = frozenset({"present", "historical", "negated"})
+_UNLABELLED = ""  # the field name a text is read under, before each caller's own is put on the findings
 
 
 def _context_words(normal: str, match: Match) -> set[str]:
@@ -96,10 +98,34 @@ class _Numbers:
         return best[1] if best else None
 
 
+def _agents(normal: str, agents: list[Match], field_name: str, kb: Knowledge) -> list[AgentMention]:
+    """The agents named (and counted) in one sentence, each with the concentration and volume written for it."""
+    lex = lexicon(kb)
+    percents, volumes = _Numbers.of(normal, lex.percent), _Numbers.of(normal, lex.volume)
+    agent_starts = sorted(m.start for m in agents)
+    out = []
+    for match in agents:
+        agent = kb.agents[match.key]
+        if agent.exclude & _context_words(normal, match):
+            continue  # skin-prep alcohol, a local anaesthetic test dose, "alcohol use"...
+        out.append(
+            AgentMention(
+                agent.id,
+                agent.klass,
+                percents.near(match, agent_starts),
+                volumes.near(match, agent_starts),
+                field_name,
+            )
+        )
+    return out
+
+
 def _attach_loose_volume(found: TextFindings, loose_volumes: list[float]) -> None:
     """A volume written on its own ("Phenol 6%. 3 mL injected.") goes to the one neurolytic agent without one."""
+    if not loose_volumes:
+        return
     unmeasured = {a.agent for a in found.agents if a.klass == "neurolytic" and a.volume_ml is None}
-    if len(unmeasured) != 1 or not loose_volumes:
+    if len(unmeasured) != 1:
         return
     found.agents = [
         replace(a, volume_ml=loose_volumes[0]) if a.agent in unmeasured and a.volume_ml is None else a
@@ -108,6 +134,36 @@ def _attach_loose_volume(found: TextFindings, loose_volumes: list[float]) -> Non
 
 
 def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
+    """What `text` (the field `field_name`) says; read once per reading session (reading/session.py), and each
+    caller gets its own copy, under its own field name."""
+    return _labelled(once(("read", kb, text), lambda: _read(text, _UNLABELLED, kb)), field_name)
+
+
+def indications_in(text: str, kb: Knowledge) -> set[str]:
+    """The indication groups `text` names, as `read(text, ...).indications` has them, reading for nothing else
+    (a diagnosis's name is read only for its indication)."""
+    return set(once(("indications", kb, text), lambda: _indications(text, kb)))
+
+
+def _indications(text: str, kb: Knowledge) -> set[str]:
+    index, found = lexicon(kb).indications, TextFindings()
+    return {
+        m.key
+        for sentence in split(text[:MAX_TEXT_CHARS], kb)
+        for m in _Statuses(sentence, kb, found).kept(index.find(sentence.normal), "indication")
+    }
+
+
+def _labelled(found: TextFindings, field_name: str) -> TextFindings:
+    copy = TextFindings()
+    copy.merge(found)  # every list and set copied
+    copy.agents = [replace(a, field=field_name) for a in found.agents]
+    copy.fields = {field_name} if found.fields else set()
+    copy.unread = {field_name} if found.unread else set()
+    return copy
+
+
+def _read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
     found = TextFindings()
     lex = lexicon(kb)
     loose_volumes: list[float] = []  # volumes written in a sentence that names no agent ("3 mL injected")
@@ -116,10 +172,11 @@ def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
         found.unread.add(field_name)
     for sentence in split(text[:MAX_TEXT_CHARS], kb):
         normal, statuses = sentence.normal, _Statuses(sentence, kb, found)
-        named = lex.agents.find(normal)
+        # Most sentences name nothing the indexes below know: one scan says so, instead of one per index.
+        phrases = lex.read_phrases.found_in(normal)
+        named = lex.agents.find(normal) if phrases else []
         agents = statuses.kept(named, "agent")
-        confirmations = lex.confirmation.find(normal)
-        percents, volumes = _Numbers.of(normal, lex.percent), _Numbers.of(normal, lex.volume)
+        confirmations = lex.confirmation.find(normal) if phrases else []
         if (
             not named
             and lex.injected.search(normal)
@@ -127,36 +184,30 @@ def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
             and not kb.injectates.intersection(m.key for m in confirmations)
         ):
             loose_volumes += [
-                value for start, end, value in volumes.found if statuses.of(Match("", start, end)) == "present"
+                value
+                for start, end, value in _Numbers.of(normal, lex.volume).found
+                if statuses.of(Match("", start, end)) == "present"
             ]
-        agent_starts = sorted(m.start for m in agents)
-        for match in agents:
-            agent = kb.agents[match.key]
-            if agent.exclude & _context_words(normal, match):
-                continue  # skin-prep alcohol, a local anaesthetic test dose, "alcohol use"...
-            found.agents.append(
-                AgentMention(
-                    agent.id,
-                    agent.klass,
-                    percents.near(match, agent_starts),
-                    volumes.near(match, agent_starts),
-                    field_name,
-                )
-            )
-        modalities = statuses.kept(lex.modalities.find(normal), "modality")
-        found.modalities |= {kb.modalities[m.key].modality for m in modalities}
+        if agents:
+            found.agents += _agents(normal, agents, field_name, kb)
         normals.append(normal)
-        found.neurolysis |= bool(statuses.kept(lex.neurolysis.find(normal), "procedure"))
-        found.guidance |= {m.key for m in statuses.kept(lex.guidance.find(normal), "guidance")}
+        if phrases:
+            modalities = statuses.kept(lex.modalities.find(normal), "modality")
+            found.modalities |= {kb.modalities[m.key].modality for m in modalities}
+            found.neurolysis |= bool(statuses.kept(lex.neurolysis.find(normal), "procedure"))
+            found.guidance |= {m.key for m in statuses.kept(lex.guidance.find(normal), "guidance")}
         sites = chemo_sites(normal, lex)
         kept_sites = {id(m) for m in statuses.kept((m for m, _ in sites), "muscle")}
         found.chemo_sites.extend((m.key, side) for m, side in sites if id(m) in kept_sites)
-        found.confirmation |= {m.key for m in statuses.kept(confirmations, "confirmation")}
-        found.conservative |= {m.key for m in statuses.kept(lex.conservative.find(normal), "care", _CONSERVATIVE)}
+        if phrases:
+            found.confirmation |= {m.key for m in statuses.kept(confirmations, "confirmation")}
+            conservative = statuses.kept(lex.conservative.find(normal), "care", _CONSERVATIVE)
+            found.conservative |= {m.key for m in conservative}
         relief = kb.relief_pattern.search(normal)
         if relief and statuses.of(Match("relief", relief.start(), relief.end())) in _CONSERVATIVE:
             found.conservative.add("relief")
-        found.indications |= {m.key for m in statuses.kept(lex.indications.find(normal), "indication")}
+        if phrases:
+            found.indications |= {m.key for m in statuses.kept(lex.indications.find(normal), "indication")}
         lex.spine.read(normal, found)
     _attach_loose_volume(found, loose_volumes)
     if found.modalities & RADIOFREQUENCY:  # "lesioning" or "42 C" mean nothing in a text that names no radiofrequency
