@@ -21,7 +21,7 @@ from ..fhir.record import Record
 from ..knowledge.base import Knowledge
 from ..knowledge.codes import Nerve
 from ..reading.phrases import normalize
-from ..reading.text import read
+from ..reading.text import indications_in
 from .model import Coding, ConditionFact, Indication
 
 _ACTIVE = frozenset({"active", "recurrence", "relapse"})
@@ -55,7 +55,7 @@ def indication_of(concept: Any, kb: Knowledge, reference: str | None = None) -> 
     # An ICD-10-CM code outside the groups decides (R61 generalized hyperhidrosis is not the seed's localized
     # one); words place only a diagnosis that carries no ICD-10-CM code.
     if group is None and not any(c.system == kb.icd10cm_system for c in codings):
-        found = next((f.indications for w in words if (f := read(w, "code", kb)).indications), set())
+        found = next((f for w in words if (f := indications_in(w, kb))), set())
         group, by_text = (sorted(found)[0], True) if found else (None, False)
     return Indication(codings, concept.text, reference, group, by_text)
 
