@@ -84,7 +84,7 @@ def read_json() -> Any:
         ) from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise bad_request(f"(body): not valid JSON ({type(exc).__name__})", code="structure") from None
-    if _deeper_than(body, limit):
+    if containers > limit and _nests_deeper(raw, limit) and _deeper_than(body, limit):
         raise bad_request(f"(body): JSON nested deeper than {limit} levels (CDS_MAX_JSON_DEPTH)", code="too-long")
     if _SURROGATE_ESCAPE.search(raw):
         where = _path_to(body, _unpaired_surrogate)
@@ -102,6 +102,33 @@ def read_json() -> Any:
             where,
         )
     return body
+
+
+# The body's quotes and brackets, `{}` read as `[]`: all that decides how deep its containers nest.
+_BRACKETS = bytes.maketrans(b"{}", b"[]")
+_NOT_STRUCTURE = bytes(byte for byte in range(256) if byte not in b'[]{}"')
+
+
+def _nests_deeper(raw: bytes, limit: int) -> bool:
+    """Whether the raw body's brackets outside strings nest deeper than `limit`: a few passes of C over the bytes
+    instead of a walk over every parsed object. Never less than the parsed depth (a duplicate key's dropped
+    value still counts here), so False settles it and True is confirmed on the parsed body."""
+    if b"\x00" in raw:  # UTF-16 or UTF-32 (UTF-8 JSON cannot hold a NUL byte): its bytes are not its characters
+        return True
+    # Escaped backslashes, then escaped quotes, go first: every quote left opens or closes a string.
+    text = raw.replace(b"\\\\", b"").replace(b'\\"', b"") if b"\\" in raw else raw
+    # Two adjacent quotes are an empty string or two strings with no bracket between them: dropping them leaves
+    # the brackets outside strings as they were, and only strings holding brackets remain to be cut out.
+    shape = text.translate(_BRACKETS, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in shape:
+        shape = b"".join(shape.split(b'"')[::2])
+    # One pass of replace removes every empty container (it never rescans its own output), so after `limit`
+    # passes only containers nested deeper than `limit` are left.
+    for _ in range(limit):
+        shape = shape.replace(b"[]", b"")
+        if not shape:
+            return False
+    return True
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
