@@ -43,8 +43,10 @@ def error_response(status: int, issues: list[Issue]) -> Response:
 # cost grows with their number, so a body made of nested arrays is refused before any of that is paid.
 MAX_CONTAINERS = 200_000
 
-# A \uD800-\uDFFF escape in the raw bytes: only then can a decoded string hold an unpaired surrogate.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# A \uD800-\uDFFF escape in the raw bytes, such a code point written out as UTF-8 bytes (invalid UTF-8 that
+# json.loads decodes all the same), or a NUL byte (a UTF-16 or UTF-32 body, whose code units may be lone
+# surrogates): only then can a decoded string hold an unpaired surrogate.
+_MAY_HOLD_SURROGATES = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]|\x00")
 
 
 class _NonFinite:
@@ -86,7 +88,7 @@ def read_json() -> Any:
         raise bad_request(f"(body): not valid JSON ({type(exc).__name__})", code="structure") from None
     if containers > limit and _nests_deeper(raw, limit) and _deeper_than(body, limit):
         raise bad_request(f"(body): JSON nested deeper than {limit} levels (CDS_MAX_JSON_DEPTH)", code="too-long")
-    if _SURROGATE_ESCAPE.search(raw):
+    if _MAY_HOLD_SURROGATES.search(raw):
         where = _path_to(body, _unpaired_surrogate)
         if where is not None:
             raise bad_request(
