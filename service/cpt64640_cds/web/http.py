@@ -43,10 +43,20 @@ def error_response(status: int, issues: list[Issue]) -> Response:
 # cost grows with their number, so a body made of nested arrays is refused before any of that is paid.
 MAX_CONTAINERS = 200_000
 
-# A \uD800-\uDFFF escape in the raw bytes, such a code point written out as UTF-8 bytes (invalid UTF-8 that
-# json.loads decodes all the same), or a NUL byte (a UTF-16 or UTF-32 body, whose code units may be lone
-# surrogates): only then can a decoded string hold an unpaired surrogate.
-_MAY_HOLD_SURROGATES = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]|\x00")
+# A \uD800-\uDFFF escape in the raw bytes, or such a code point written out as UTF-8 bytes (invalid UTF-8 that
+# json.loads decodes all the same).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE_BYTES = re.compile(rb"\xed[\xa0-\xbf]")
+
+
+def _may_hold_surrogates(raw: bytes) -> bool:
+    """Only then can a decoded string hold an unpaired surrogate (a NUL byte: UTF-16 or UTF-32, whose code units
+    may be lone surrogates). A byte looked for first: many times faster than a regular expression's search."""
+    return (
+        b"\x00" in raw
+        or (b"\\" in raw and _SURROGATE_ESCAPE.search(raw) is not None)
+        or (b"\xed" in raw and _SURROGATE_BYTES.search(raw) is not None)
+    )
 
 
 class _NonFinite:
@@ -88,7 +98,7 @@ def read_json() -> Any:
         raise bad_request(f"(body): not valid JSON ({type(exc).__name__})", code="structure") from None
     if containers > limit and _nests_deeper(raw, limit) and _deeper_than(body, limit):
         raise bad_request(f"(body): JSON nested deeper than {limit} levels (CDS_MAX_JSON_DEPTH)", code="too-long")
-    if _MAY_HOLD_SURROGATES.search(raw):
+    if _may_hold_surrogates(raw):
         where = _path_to(body, _unpaired_surrogate)
         if where is not None:
             raise bad_request(
