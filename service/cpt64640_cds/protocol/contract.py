@@ -2,6 +2,12 @@
 
 `protocol/schemas` is a symlink to the repository's hooks/ (a built wheel carries copies), so the files an
 integrator reads in the repository are exactly the ones enforced at run time.
+
+Two engines read the same schemas: the compiled one (jsonschema-rs) gives the verdict in microseconds, and only
+when it says invalid does the Python `jsonschema` run, to word the issues. Where the engines differ, the compiled
+one is the stricter (its `$` does not match before a final newline, its `\\d` is ASCII, it checks "uri"
+formats), so its "valid" is the Python verdict too and the Python engine decides the rest: the answers are
+exactly those of the Python engine alone (tests/unit/protocol/test_compiled.py).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
@@ -38,6 +45,8 @@ class SchemaSet:
             (schema_id, Resource.from_contents(schema)) for schema_id, schema in self._schemas.items()
         )
         self._validators: dict[str, Draft202012Validator] = {}
+        self._compiled_registry = jsonschema_rs.Registry(self._schemas.items())
+        self._compiled: dict[str, jsonschema_rs.Validator] = {}
         self.names = frozenset(_property_names(self._schemas.values()))
 
     def validator(self, name: str) -> Draft202012Validator:
@@ -49,7 +58,26 @@ class SchemaSet:
             )
         return self._validators[name]
 
+    def compiled(self, name: str) -> jsonschema_rs.Validator:
+        if name not in self._compiled:
+            self._compiled[name] = jsonschema_rs.Draft202012Validator(
+                self._schemas[self.prefix + name],
+                registry=self._compiled_registry,
+                validate_formats=True,  # stricter than the Python engine, which checks "uri" only with rfc3987
+                offline=True,  # every $ref is one of our files: nothing is ever fetched
+            )
+        return self._compiled[name]
+
+    def conforms(self, name: str, instance: Any) -> bool:
+        """The compiled verdict: True means valid for both engines; False means "ask the Python engine"."""
+        try:
+            return self.compiled(name).is_valid(instance)
+        except (ValueError, UnicodeError):  # not JSON (a lone surrogate, a non-text key): the Python engine judges
+            return False
+
     def issues(self, name: str, instance: Any) -> list[Issue]:
+        if self.conforms(name, instance):
+            return []
         return issues_for(self.validator(name), instance)
 
 
@@ -126,6 +154,11 @@ def issues_for(validator: Draft202012Validator, instance: Any) -> list[Issue]:
 def issues(name: str, instance: Any) -> list[Issue]:
     """Problems of `instance` against hooks/<name>.schema.json, each naming its field."""
     return hooks().issues(name, instance)
+
+
+def conforms(name: str, instance: Any) -> bool:
+    """Whether `instance` meets hooks/<name>.schema.json, without wording why not (compiled: microseconds)."""
+    return hooks().conforms(name, instance)
 
 
 def check(name: str, instance: Any, status: int = 400) -> None:

@@ -43,8 +43,20 @@ def error_response(status: int, issues: list[Issue]) -> Response:
 # cost grows with their number, so a body made of nested arrays is refused before any of that is paid.
 MAX_CONTAINERS = 200_000
 
-# A \uD800-\uDFFF escape in the raw bytes: only then can a decoded string hold an unpaired surrogate.
+# A \uD800-\uDFFF escape in the raw bytes, or such a code point written out as UTF-8 bytes (invalid UTF-8 that
+# json.loads decodes all the same).
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE_BYTES = re.compile(rb"\xed[\xa0-\xbf]")
+
+
+def _may_hold_surrogates(raw: bytes) -> bool:
+    """Only then can a decoded string hold an unpaired surrogate (a NUL byte: UTF-16 or UTF-32, whose code units
+    may be lone surrogates). A byte looked for first: many times faster than a regular expression's search."""
+    return (
+        b"\x00" in raw
+        or (b"\\" in raw and _SURROGATE_ESCAPE.search(raw) is not None)
+        or (b"\xed" in raw and _SURROGATE_BYTES.search(raw) is not None)
+    )
 
 
 class _NonFinite:
@@ -84,9 +96,9 @@ def read_json() -> Any:
         ) from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise bad_request(f"(body): not valid JSON ({type(exc).__name__})", code="structure") from None
-    if _deeper_than(body, limit):
+    if containers > limit and _nests_deeper(raw, limit) and _deeper_than(body, limit):
         raise bad_request(f"(body): JSON nested deeper than {limit} levels (CDS_MAX_JSON_DEPTH)", code="too-long")
-    if _SURROGATE_ESCAPE.search(raw):
+    if _may_hold_surrogates(raw):
         where = _path_to(body, _unpaired_surrogate)
         if where is not None:
             raise bad_request(
@@ -102,6 +114,33 @@ def read_json() -> Any:
             where,
         )
     return body
+
+
+# The body's quotes and brackets, `{}` read as `[]`: all that decides how deep its containers nest.
+_BRACKETS = bytes.maketrans(b"{}", b"[]")
+_NOT_STRUCTURE = bytes(byte for byte in range(256) if byte not in b'[]{}"')
+
+
+def _nests_deeper(raw: bytes, limit: int) -> bool:
+    """Whether the raw body's brackets outside strings nest deeper than `limit`: a few passes of C over the bytes
+    instead of a walk over every parsed object. Never less than the parsed depth (a duplicate key's dropped
+    value still counts here), so False settles it and True is confirmed on the parsed body."""
+    if b"\x00" in raw:  # UTF-16 or UTF-32 (UTF-8 JSON cannot hold a NUL byte): its bytes are not its characters
+        return True
+    # Escaped backslashes, then escaped quotes, go first: every quote left opens or closes a string.
+    text = raw.replace(b"\\\\", b"").replace(b'\\"', b"") if b"\\" in raw else raw
+    # Two adjacent quotes are an empty string or two strings with no bracket between them: dropping them leaves
+    # the brackets outside strings as they were, and only strings holding brackets remain to be cut out.
+    shape = text.translate(_BRACKETS, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in shape:
+        shape = b"".join(shape.split(b'"')[::2])
+    # One pass of replace removes every empty container (it never rescans its own output), so after `limit`
+    # passes only containers nested deeper than `limit` are left.
+    for _ in range(limit):
+        shape = shape.replace(b"[]", b"")
+        if not shape:
+            return False
+    return True
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
