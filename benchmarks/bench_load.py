@@ -52,6 +52,14 @@ class Connection:
             self.http = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         return response.status, answer, elapsed
 
+    def get(self, path: str) -> float:
+        """Milliseconds of a GET on a new connection, answer read (servers that close after each answer)."""
+        started = time.perf_counter()
+        self.http.request("GET", path)
+        self.http.getresponse().read()
+        self.close()
+        return (time.perf_counter() - started) * 1000
+
     def call(self, path: str, body: bytes) -> tuple[Any, float]:
         """The JSON answer of a hook call that must succeed, and its milliseconds."""
         status, answer, elapsed = self.post(path, body)
