@@ -1,11 +1,12 @@
 # Two entry points for a fresh machine with Python 3.11+ and make:
 #   make run   - install into .venv and start the service under gunicorn on embedded defaults
 #   make test  - install with the dev extras into .venv and run the whole test suite
+#   make bench - the speed targets of docs/performance.md, measured here (BENCH_ARGS=--quick / --strict)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint schemas icd10cm clean
+.PHONY: run test lint schemas icd10cm clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,19 @@ test: $(VENV)/.installed-dev
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
+# HealthChain (the Python CDS Hooks SDK) for the benchmark's comparison, in its own venv: it pins an older
+# fhir.resources than the service's. BENCH_HEALTHCHAIN=0 skips it; when it cannot be installed the bench says so.
+BENCH_HEALTHCHAIN ?= 1
+HEALTHCHAIN_VENV := .venv-healthchain
+
+$(HEALTHCHAIN_VENV)/.installed:
+	$(PYTHON) -m venv $(HEALTHCHAIN_VENV)
+	$(HEALTHCHAIN_VENV)/bin/python -m pip install --quiet healthchain gunicorn && touch $@ \
+		|| echo "make bench: HealthChain could not be installed; the bench goes on without it"
+
+bench: $(VENV)/.installed-run $(if $(filter 0,$(BENCH_HEALTHCHAIN)),,$(HEALTHCHAIN_VENV)/.installed)
+	BENCH_HEALTHCHAIN=$(BENCH_HEALTHCHAIN) $(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
 # The knowledge base's JSON Schemas, generated from its models (a test fails when they are stale).
 schemas: $(VENV)/.installed-run
 	$(BIN)/python -c "from cpt64640_cds.knowledge.loader import write_schemas; write_schemas()"
@@ -43,4 +57,4 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) var build .pytest_cache .ruff_cache .mypy_cache service/*.egg-info
+	rm -rf $(VENV) $(HEALTHCHAIN_VENV) var build .pytest_cache .ruff_cache .mypy_cache service/*.egg-info
