@@ -96,7 +96,7 @@ def gunicorn_model() -> dict[str, Any]:
     from cpt64640_cds.server.gunicorn import Service
 
     settings = Settings.from_env({"CDS_AUTH": "off"})
-    cfg = Service(settings, None, lambda: None, lambda _pid: None).cfg
+    cfg = Service(settings, None, lambda: None, lambda _pid: None, lambda _app: None).cfg
     return {"worker_class": cfg.worker_class_str, "workers": cfg.workers, "threads": cfg.threads}
 
 

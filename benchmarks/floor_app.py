@@ -42,7 +42,7 @@ def main() -> int:
     settings = Settings.from_env()
     binary = front.find_nginx(settings)
     print(f"floor at http://{settings.host}:{settings.port}", flush=True)
-    return Service(settings, binary, create_floor_app, lambda _pid: None).serve()
+    return Service(settings, binary, create_floor_app, lambda _pid: None, lambda _app: None).serve()
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from ..fhir.elements import codes_in, first_date, reference_to, texts_of
 from ..fhir.models import MedicationRequest, MedicationStatement, Procedure
 from ..fhir.record import Record
 from ..knowledge.base import Knowledge
-from ..reading.text import read
+from ..reading.text import read, read_name
 from .documents import Document
 from .model import ConservativeCare, Evidence
 
@@ -33,7 +33,7 @@ def conservative_care(
             found.append(ConservativeCare(reference, kind, "code"))
         texts = [*texts_of(procedure.code, "code"), *((n.text, f"note[{i}].text") for i, n in _notes(procedure))]
         for text, path in texts:
-            reading = read(text, path, kb)
+            reading = read(text, path, kb) if path.startswith("note") else read_name(text, path, kb)
             found += [ConservativeCare(reference, kind, path) for kind in sorted(reading.conservative)]
             unread += [Evidence(reference, (path,))] if reading.unread else []
     medications: list[MedicationStatement | MedicationRequest] = [
@@ -44,7 +44,7 @@ def conservative_care(
         if medication.status == "entered-in-error" or medication.medicationCodeableConcept is None:
             continue
         for text, path in texts_of(medication.medicationCodeableConcept, "medicationCodeableConcept"):
-            reading = read(text, path, kb)
+            reading = read_name(text, path, kb)
             kinds = {k for k in reading.conservative if k.startswith("medication:")}
             found += [ConservativeCare(reference_to(medication), kind, path) for kind in sorted(kinds)]
             unread += [Evidence(reference_to(medication), (path,))] if reading.unread else []

@@ -15,7 +15,7 @@ from ..fhir.models import DocumentReference, MedicationAdministration, Medicatio
 from ..fhir.record import Record
 from ..knowledge.base import Knowledge
 from ..reading.findings import AgentMention, TextFindings
-from ..reading.text import read
+from ..reading.text import read, read_name
 
 
 def _document_texts(document: Any) -> Iterator[tuple[str, str]]:
@@ -74,7 +74,7 @@ def _medication(medication: Any, kb: Knowledge) -> TextFindings:
     """The agent a medication names: by its words, else by its RxNorm code."""
     found = TextFindings()
     for text, path in texts_of(medication, "medicationCodeableConcept"):
-        found.merge(read(text, path, kb))
+        found.merge(read_name(text, path, kb))
     if medication is not None and not found.agents:
         for i, coding in enumerate(medication.coding or []):
             agent = kb.agent_by_code(coding.system, coding.code) if coding.system == kb.rxnorm_system else None

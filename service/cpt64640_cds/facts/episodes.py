@@ -23,7 +23,7 @@ from ..knowledge.fields import EpisodeKind, Stage, Treatment
 from ..reading.findings import AgentMention, TextFindings
 from ..reading.lexicon import lexicon
 from ..reading.phrases import normalize
-from ..reading.text import read
+from ..reading.text import read, read_name
 from .documents import Document, MedicationOrder, directly_linked, linked_by_context
 from .indications import reasons_of, supporting
 from .model import ConditionFact, Dose, Evidence, NerveEpisode
@@ -54,7 +54,7 @@ def _reading(resource: Orderable, kb: Knowledge) -> tuple[TextFindings, TextFind
         told.merge(read(text, path, kb))
     found = TextFindings()
     for text, path in names:
-        found.merge(read(text, path, kb))
+        found.merge(read_name(text, path, kb))
     found.merge(told)
     found.agents.extend(_coded_agents(resource, kb))
     return found, told

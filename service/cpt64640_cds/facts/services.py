@@ -14,7 +14,7 @@ from ..knowledge.base import Knowledge
 from ..knowledge.fields import Stage
 from ..reading.lexicon import lexicon
 from ..reading.phrases import normalize
-from ..reading.text import read
+from ..reading.text import read_name
 from .model import EmService, Evidence, GuidanceService, ImagingFact
 
 
@@ -45,7 +45,7 @@ def guidance_service(
     for text, path in texts_of(concept, "code"):
         normal = normalize(text)
         modalities = [m.key for m in lexicon(kb).guidance.find(normal) if m.key != "unspecified"]
-        if modalities and lexicon(kb).guidance_orders.find(normal) and not read(text, path, kb).agents:
+        if modalities and lexicon(kb).guidance_orders.find(normal) and not read_name(text, path, kb).agents:
             return GuidanceService(
                 reference_to(resource),
                 None,

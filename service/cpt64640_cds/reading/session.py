@@ -3,8 +3,8 @@ before and for its family history; a note for its agents and for its nerves): wi
 distinct text is read once.
 
 The session is per call: a context variable, so threads and concurrent calls never share one, and it ends
-with the call (`with reading_session():` in the facts stage). Patient text is never kept longer, nor in a
-process-wide cache. Outside a session every reader reads afresh.
+with the call (`with reading_session():` in the facts stage). Narrative is never kept longer; only the names of
+concepts are, per worker (reading/text.py `read_name`). Outside a session every reader reads afresh.
 """
 
 from __future__ import annotations

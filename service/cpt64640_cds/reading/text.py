@@ -14,6 +14,7 @@ import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from itertools import islice
 
 from ..knowledge.base import Knowledge
@@ -35,6 +36,12 @@ RADIOFREQUENCY = frozenset({"thermal", "pulsed-rf", "radiofrequency"})
 _PRESENT: frozenset[Status] = frozenset({"present"})
 _CONSERVATIVE: frozenset[Status] = frozenset({"present", "historical", "negated"})
 _UNLABELLED = ""  # the field name a text is read under, before each caller's own is put on the findings
+# The names of concepts (a diagnosis, a medication, a procedure: CodeableConcept.text, Coding.display) come from
+# vocabularies and recur from patient to patient: what a name says is kept per worker, for the NAMES_KEPT most
+# recent names of at most NAME_CHARS characters. Narrative (notes, instructions, documents) is read once per call
+# (reading/session.py) and never kept beyond it.
+NAME_CHARS = 200
+NAMES_KEPT = 4096
 
 
 def _context_words(normal: str, match: Match) -> set[str]:
@@ -139,10 +146,29 @@ def read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
     return _labelled(once(("read", kb, text), lambda: _read(text, _UNLABELLED, kb)), field_name)
 
 
+def read_name(text: str, field_name: str, kb: Knowledge) -> TextFindings:
+    """`read` for the name of a concept (see NAME_CHARS): the same findings, kept per worker."""
+    if len(text) > NAME_CHARS:
+        return read(text, field_name, kb)
+    return _labelled(_name(text, kb), field_name)
+
+
+@lru_cache(maxsize=NAMES_KEPT)
+def _name(text: str, kb: Knowledge) -> TextFindings:
+    return _read(text, _UNLABELLED, kb)
+
+
 def indications_in(text: str, kb: Knowledge) -> set[str]:
-    """The indication groups `text` names, as `read(text, ...).indications` has them, reading for nothing else
-    (a diagnosis's name is read only for its indication)."""
-    return set(once(("indications", kb, text), lambda: _indications(text, kb)))
+    """The indication groups a diagnosis's name gives, as `read(text, ...).indications` has them, reading for
+    nothing else; kept per worker like `read_name`."""
+    if len(text) > NAME_CHARS:
+        return set(once(("indications", kb, text), lambda: _indications(text, kb)))
+    return set(_name_indications(text, kb))
+
+
+@lru_cache(maxsize=NAMES_KEPT)
+def _name_indications(text: str, kb: Knowledge) -> frozenset[str]:
+    return frozenset(_indications(text, kb))
 
 
 def _indications(text: str, kb: Knowledge) -> set[str]:

@@ -33,6 +33,7 @@ class CardWriter:
         capacity: int = 10_000,
         batch_rows: int = 500,
         idle_seconds: float = 2.0,
+        linger_seconds: float = 0.2,
         exit_seconds: float = 5.0,
     ):
         self._write = write
@@ -40,6 +41,9 @@ class CardWriter:
         self._capacity = capacity
         self._batch_rows = batch_rows
         self._idle_seconds = idle_seconds
+        # Rows wait this long for others to share their transaction: one commit for many calls, where a commit
+        # per call cost more than the rest of the call's store work (and a SQLite file a sync each).
+        self._linger_seconds = linger_seconds
         self._exit_seconds = exit_seconds
         self._state = threading.Condition()
         self._rows: deque[Row] = deque()
@@ -81,6 +85,8 @@ class CardWriter:
             with self._state:
                 if not self._rows:
                     self._state.wait(self._idle_seconds)
+                if self._rows:
+                    self._state.wait_for(lambda: len(self._rows) >= self._batch_rows, self._linger_seconds)
                 batch = [self._rows.popleft() for _ in range(min(self._batch_rows, len(self._rows)))]
                 self._writing = len(batch)
                 dropped, self._dropped = self._dropped, Counter()

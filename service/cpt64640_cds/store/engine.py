@@ -40,7 +40,8 @@ def bounded_engine(database_url: str, timeout_ms: int) -> Engine:
     url = make_url(database_url)
     seconds = timeout_ms / 1000
     backend = url.get_backend_name()
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    # A server may drop idle connections: each checkout is pinged first. A SQLite file never does.
+    options: dict[str, Any] = {"pool_pre_ping": backend != "sqlite"}
     if backend == "sqlite" and url.database in (None, "", ":memory:"):
         options.update(poolclass=StaticPool)  # one in-memory database, whichever thread calls
     else:
