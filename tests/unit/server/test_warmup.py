@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +104,19 @@ def test_a_broken_rehearsal_is_logged_not_raised(logger, tmp_path, monkeypatch):
 
 def test_every_service_has_its_rehearsal_and_nothing_else_is_rehearsed():
     assert {p.stem for p in warmup.REHEARSALS.glob("*.json")} == set(all_services())
+
+
+def test_a_warm_worker_has_its_collector_settled():
+    # In a process of its own: the thresholds and the frozen generation are the whole process's.
+    code = (
+        "import gc\n"
+        "from cpt64640_cds.web.app import create_app\n"
+        "from cpt64640_cds.server.warmup import GC_THRESHOLDS, warm\n"
+        "app = create_app({'database_url': 'sqlite://', 'log_level': 'WARNING', 'auth': 'off'})\n"
+        "assert gc.get_threshold() != GC_THRESHOLDS and gc.get_freeze_count() == 0\n"
+        "assert warm(app)\n"
+        "assert gc.get_threshold() == GC_THRESHOLDS and gc.get_freeze_count() > 10_000, gc.get_freeze_count()\n"
+    )
+    service = str(Path(pipeline.__file__).resolve().parents[1])
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": service}, capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]

@@ -53,3 +53,12 @@ def test_the_thread_ends_when_idle_and_comes_back_with_work():
     writer.submit(_rows(1, 1))
     assert writer.close(5)
     assert written == ["c0", "c1"]
+
+
+def test_calls_submitted_within_the_linger_share_one_write():
+    batches: list[int] = []
+    writer = CardWriter(lambda rows: batches.append(len(rows)), linger_seconds=1.0)
+    for i in range(5):  # five hook calls, one card each, in quick succession
+        writer.submit(_rows(1, i))
+    assert writer.flush(5)
+    assert batches == [5]
