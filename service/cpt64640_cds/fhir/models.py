@@ -46,7 +46,7 @@ def _base64(value: Any) -> bytes:
         return value
     if not isinstance(value, str):
         raise ValueError("not base64")
-    try:
+    try:  # as leniently as fhir.resources: characters outside the alphabet are skipped
         return base64.b64decode(value, validate=False)
     except (binascii.Error, ValueError) as exc:
         raise ValueError("not base64") from exc
