@@ -72,6 +72,15 @@ class Server:
         self.stop()
         raise StartError(f"{self.name} did not become ready:\n{self.log.read_text(errors='replace')[-3000:]}")
 
+    def wait_warm(self, workers: int, timeout: float = 60) -> None:
+        """Until every worker has logged its warm-up: /readyz answers from the first warm worker, and a sibling
+        still rehearsing would share the cores with the first measured call."""
+        deadline = time.monotonic() + timeout
+        while self.log.read_text(errors="replace").count('"event": "warm"') < workers:
+            if time.monotonic() > deadline:
+                raise StartError(f"{self.name}: fewer than {workers} workers warm after {timeout:.0f} s")
+            time.sleep(0.05)
+
     def front(self) -> str:
         """What listens on the port: nginx (a child of the master) or gunicorn itself."""
         return "nginx" if any("nginx" in _command(pid) for pid in children(self.process.pid)) else "none"
@@ -151,6 +160,7 @@ def start_service(folder: Path) -> Server:
     port = free_port()
     server = _launch("service", [sys.executable, "-m", "cpt64640_cds", "serve"], folder, _environment(folder, port))
     server.wait_ready(("/readyz", "/healthz"))
+    server.wait_warm(gunicorn_model()["workers"])
     return server
 
 
