@@ -9,7 +9,7 @@ from ..fhir.elements import codes_in, first_date, reference_to, texts_of
 from ..fhir.models import MedicationRequest, MedicationStatement, Procedure
 from ..fhir.record import Record
 from ..knowledge.base import Knowledge
-from ..reading.text import read, read_name
+from ..reading.text import conservative_in, read
 from .documents import Document
 from .model import ConservativeCare, Evidence
 
@@ -33,9 +33,9 @@ def conservative_care(
             found.append(ConservativeCare(reference, kind, "code"))
         texts = [*texts_of(procedure.code, "code"), *((n.text, f"note[{i}].text") for i, n in _notes(procedure))]
         for text, path in texts:
-            reading = read(text, path, kb) if path.startswith("note") else read_name(text, path, kb)
-            found += [ConservativeCare(reference, kind, path) for kind in sorted(reading.conservative)]
-            unread += [Evidence(reference, (path,))] if reading.unread else []
+            kinds, too_long = _note(text, path, kb) if path.startswith("note") else conservative_in(text, kb)
+            found += [ConservativeCare(reference, kind, path) for kind in sorted(kinds)]
+            unread += [Evidence(reference, (path,))] if too_long else []
     medications: list[MedicationStatement | MedicationRequest] = [
         *record.of_type(MedicationStatement),
         *record.of_type(MedicationRequest),
@@ -44,13 +44,21 @@ def conservative_care(
         if medication.status == "entered-in-error" or medication.medicationCodeableConcept is None:
             continue
         for text, path in texts_of(medication.medicationCodeableConcept, "medicationCodeableConcept"):
-            reading = read_name(text, path, kb)
-            kinds = {k for k in reading.conservative if k.startswith("medication:")}
-            found += [ConservativeCare(reference_to(medication), kind, path) for kind in sorted(kinds)]
-            unread += [Evidence(reference_to(medication), (path,))] if reading.unread else []
+            kinds, too_long = conservative_in(text, kb)
+            found += [
+                ConservativeCare(reference_to(medication), kind, path)
+                for kind in sorted(kinds)
+                if kind.startswith("medication:")
+            ]
+            unread += [Evidence(reference_to(medication), (path,))] if too_long else []
     for document in documents:
         found += [ConservativeCare(document.reference, kind, "content") for kind in sorted(document.found.conservative)]
     return list(dict.fromkeys(found)), unread
+
+
+def _note(text: str, path: str, kb: Knowledge) -> tuple[frozenset[str], bool]:
+    reading = read(text, path, kb)
+    return frozenset(reading.conservative), bool(reading.unread)
 
 
 def _notes(procedure: Procedure) -> list[tuple[int, Any]]:

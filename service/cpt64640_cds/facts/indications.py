@@ -12,7 +12,7 @@ say "family history" are never indications (indications.json familyHistory); Fam
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from ..fhir.elements import reference_to, relative, texts_of
@@ -21,7 +21,7 @@ from ..fhir.record import Record
 from ..knowledge.base import Knowledge
 from ..knowledge.codes import Nerve
 from ..reading.phrases import normalize
-from ..reading.text import indications_in
+from ..reading.text import NAMES_KEPT, indications_in
 from .model import Coding, ConditionFact, Indication
 
 _ACTIVE = frozenset({"active", "recurrence", "relapse"})
@@ -41,8 +41,12 @@ def _family_words(kb: Knowledge) -> re.Pattern[str]:
 
 def _family(codings: tuple[Coding, ...], words: list[str], kb: Knowledge) -> bool:
     """A relative's diagnosis: a Z80-Z84 code, or words that say family history."""
-    pattern = _family_words(kb)
-    return any(kb.family_history(c.system, c.code) for c in codings) or any(pattern.search(normalize(w)) for w in words)
+    return any(kb.family_history(c.system, c.code) for c in codings) or any(_says_family(w, kb) for w in words)
+
+
+@lru_cache(maxsize=NAMES_KEPT)  # a diagnosis's name, kept per worker like reading.text.read_name
+def _says_family(name: str, kb: Knowledge) -> bool:
+    return bool(_family_words(kb).search(normalize(name)))
 
 
 def indication_of(concept: Any, kb: Knowledge, reference: str | None = None) -> Indication:

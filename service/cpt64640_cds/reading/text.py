@@ -153,6 +153,15 @@ def read_name(text: str, field_name: str, kb: Knowledge) -> TextFindings:
     return _labelled(_name(text, kb), field_name)
 
 
+def conservative_in(text: str, kb: Knowledge) -> tuple[frozenset[str], bool]:
+    """The care tried before that a concept's name gives, as `read_name(...).conservative` has it, and whether
+    the name was too long to be read whole; without a copy of everything else it says."""
+    if len(text) > NAME_CHARS:
+        found = read(text, _UNLABELLED, kb)
+        return frozenset(found.conservative), bool(found.unread)
+    return frozenset(_name(text, kb).conservative), False
+
+
 @lru_cache(maxsize=NAMES_KEPT)
 def _name(text: str, kb: Knowledge) -> TextFindings:
     return _read(text, _UNLABELLED, kb)
