@@ -57,6 +57,19 @@ class Store:
 
         return call_within(self.timeout, run)
 
+    def reachable(self) -> bool:
+        """The database answers a trivial query within the store's timeout (readiness)."""
+
+        def ping() -> None:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+
+        try:
+            self._within(ping)
+        except SQLAlchemyError:
+            return False
+        return True
+
     def _create_tables(self) -> None:
         # Several gunicorn workers may start at once: a lost race on CREATE TABLE fails once, then finds them.
         for attempt in range(2):

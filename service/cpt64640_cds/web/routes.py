@@ -13,7 +13,6 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, g, request
-from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
@@ -25,7 +24,6 @@ from ..protocol.declarations import CdsService
 from ..protocol.prefetch.deadline import Deadline
 from ..security.authenticator import AuthError, Claims
 from ..security.replay_cache import ReplayStoreUnavailable
-from ..store.engine import call_within
 from . import metrics, openapi
 from .environment import LARGE_BODY_BYTES, Environment, env
 from .http import OPEN_PATHS, api_error, error_response, json_response, read_json, route_label
@@ -97,7 +95,7 @@ def readyz() -> Response:
     503 otherwise, saying which."""
     environment = env()
     warm = environment.warm.is_set()
-    reachable = _store_reachable(environment.store.engine, environment.store.timeout)
+    reachable = environment.store.reachable()
     return json_response(
         {
             "status": "ready" if warm and reachable else "not-ready",
@@ -106,18 +104,6 @@ def readyz() -> Response:
         },
         200 if warm and reachable else 503,
     )
-
-
-def _store_reachable(engine: Engine, timeout: float) -> bool:
-    def ping() -> None:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-
-    try:
-        call_within(timeout, ping)
-    except SQLAlchemyError:
-        return False
-    return True
 
 
 @bp.post("/cds-services/<service_id>")
