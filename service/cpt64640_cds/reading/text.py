@@ -168,16 +168,11 @@ def _name(text: str, kb: Knowledge) -> TextFindings:
 
 
 def indications_in(text: str, kb: Knowledge) -> set[str]:
-    """The indication groups a diagnosis's name gives, as `read(text, ...).indications` has them, reading for
-    nothing else; kept per worker like `read_name`."""
+    """The indication groups a diagnosis's name gives, as `read(text, ...).indications` has them: a name from
+    `read_name`'s per-worker readings, a longer text read for its indications alone, once per call."""
     if len(text) > NAME_CHARS:
         return set(once(("indications", kb, text), lambda: _indications(text, kb)))
-    return set(_name_indications(text, kb))
-
-
-@lru_cache(maxsize=NAMES_KEPT)
-def _name_indications(text: str, kb: Knowledge) -> frozenset[str]:
-    return frozenset(_indications(text, kb))
+    return set(_name(text, kb).indications)
 
 
 def _indications(text: str, kb: Knowledge) -> set[str]:
