@@ -48,26 +48,21 @@ class Server:
     base_url: str
     process: subprocess.Popen[bytes]
     log: Path
-    ready_path: str = "/healthz"
+    ready_path: str = ""
     started: float = field(default_factory=time.perf_counter)
     ready_after: float = 0.0  # s from launch to ready
 
-    def wait_ready(self, paths: tuple[str, ...], timeout: float = 120) -> None:
-        """Poll the first of `paths` the server knows (404 means it does not) until it answers 200."""
-        candidates = list(paths)
+    def wait_ready(self, path: str, timeout: float = 120) -> None:
+        """Poll `path` until it answers 200."""
+        self.ready_path = path
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 break
             with contextlib.suppress(requests.RequestException):
-                status = requests.get(self.base_url + candidates[0], timeout=2).status_code
-                if status == 200:
-                    self.ready_path = candidates[0]
+                if requests.get(self.base_url + path, timeout=2).status_code == 200:
                     self.ready_after = time.perf_counter() - self.started
                     return
-                if status == 404 and len(candidates) > 1:
-                    candidates.pop(0)
-                    continue
             time.sleep(0.1)
         self.stop()
         raise StartError(f"{self.name} did not become ready:\n{self.log.read_text(errors='replace')[-3000:]}")
@@ -159,7 +154,7 @@ def start_service(folder: Path) -> Server:
     """`cpt64640 serve` as `make run` starts it; ready when /readyz (or, without one, /healthz) answers 200."""
     port = free_port()
     server = _launch("service", [sys.executable, "-m", "cpt64640_cds", "serve"], folder, _environment(folder, port))
-    server.wait_ready(("/readyz", "/healthz"))
+    server.wait_ready("/readyz")
     server.wait_warm(gunicorn_model()["workers"])
     return server
 
@@ -167,7 +162,7 @@ def start_service(folder: Path) -> Server:
 def start_floor(folder: Path) -> Server:
     port = free_port()
     server = _launch("floor", [sys.executable, str(BENCHMARKS / "floor_app.py")], folder, _environment(folder, port))
-    server.wait_ready(("/readyz",))
+    server.wait_ready("/readyz")
     return server
 
 
@@ -186,7 +181,7 @@ def start_healthchain(folder: Path, venv: Path, workers: int) -> Server:
     ]
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")} | {"PORT": str(port)}
     server = _launch("healthchain", command, folder, env, cwd=BENCHMARKS)
-    server.wait_ready(("/health",))
+    server.wait_ready("/health")
     return server
 
 
@@ -195,5 +190,5 @@ def start_slow_fhir(folder: Path, record: Path, latencies: dict[str, int]) -> Se
     options = [f"--latency={kind}={ms}" for kind, ms in latencies.items()]
     command = [sys.executable, str(BENCHMARKS / "slow_fhir.py"), str(record), f"--port={port}", *options]
     server = _launch("fhir", command, folder, _environment(folder, port))
-    server.wait_ready(("/metadata",))
+    server.wait_ready("/metadata")
     return server
