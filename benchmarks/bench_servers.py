@@ -151,7 +151,7 @@ def _environment(folder: Path, port: int) -> dict[str, str]:
 
 
 def start_service(folder: Path) -> Server:
-    """`cpt64640 serve` as `make run` starts it; ready when /readyz (or, without one, /healthz) answers 200."""
+    """`cpt64640 serve` as `make run` starts it; ready when /readyz answers 200 and every worker is warm."""
     port = free_port()
     server = _launch("service", [sys.executable, "-m", "cpt64640_cds", "serve"], folder, _environment(folder, port))
     server.wait_ready("/readyz")

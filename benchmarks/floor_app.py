@@ -24,7 +24,6 @@ from cpt64640_cds.server.gunicorn import Service
 def create_floor_app() -> Flask:
     app = Flask(__name__)
 
-    @app.get("/healthz")
     @app.get("/readyz")
     def ready() -> Response:
         return Response('{"status": "ok"}', mimetype="application/json")
