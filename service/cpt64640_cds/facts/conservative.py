@@ -44,7 +44,11 @@ def conservative_care(
             found += [ConservativeCare(reference, kind, f"note[{i}].text") for kind in sorted(kinds)]
             unread += [Evidence(reference, (f"note[{i}].text",))] if too_long else []
     medication_care = PerConcept(lambda concept: _medication_care(concept, kb))
-    for medication in [*record.of_type(MedicationStatement), *record.of_type(MedicationRequest)]:
+    medications: list[MedicationStatement | MedicationRequest] = [
+        *record.of_type(MedicationStatement),
+        *record.of_type(MedicationRequest),
+    ]
+    for medication in medications:
         concept = medication.medicationCodeableConcept
         if medication.status == "entered-in-error" or concept is None:
             continue
