@@ -16,6 +16,9 @@ from ..fhir.record import Record
 from ..knowledge.base import Knowledge
 from ..reading.findings import AgentMention, TextFindings
 from ..reading.text import read, read_name
+from .concepts import PerConcept
+
+_EMPTY = TextFindings()  # what no medication says (never changed: orders copy what they keep)
 
 
 def _document_texts(document: Any) -> Iterator[tuple[str, str]]:
@@ -99,14 +102,20 @@ class MedicationOrder:
 def medication_orders(record: Record, kb: Knowledge) -> list[MedicationOrder]:
     """Draft and prefetched MedicationRequests that name an agent the knowledge base knows."""
     orders = []
+    named = PerConcept(lambda concept: _medication(concept, kb))
     drafts = [(r, True) for r in record.draft_medications]
     for request, draft in [*drafts, *((r, False) for r in record.of_type(MedicationRequest))]:
         if request.status in ("entered-in-error", "cancelled", "stopped"):
             continue
-        found = _medication(request.medicationCodeableConcept, kb)
-        for i, instruction in enumerate(request.dosageInstruction or []):
-            if instruction.text:
-                found.merge(read(instruction.text, f"dosageInstruction[{i}].text", kb))
+        concept = request.medicationCodeableConcept
+        medication = _EMPTY if concept is None else named(concept)
+        instructions = [(i, x.text) for i, x in enumerate(request.dosageInstruction or []) if x.text]
+        if not medication.agents and not instructions:
+            continue  # most medications name none of the agents
+        found = TextFindings()
+        found.merge(medication)  # a copy: the readings kept above are shared
+        for i, text in instructions:
+            found.merge(read(text, f"dosageInstruction[{i}].text", kb))
         if found.agents:
             based_on = frozenset(r for r in map(relative, request.basedOn or []) if r)
             orders.append(MedicationOrder(reference_to(request), based_on, draft, found))

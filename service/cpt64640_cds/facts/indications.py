@@ -22,6 +22,7 @@ from ..knowledge.base import Knowledge
 from ..knowledge.codes import Nerve
 from ..reading.phrases import normalize
 from ..reading.text import NAMES_KEPT, indications_in
+from .concepts import PerConcept
 from .model import Coding, ConditionFact, Indication
 
 _ACTIVE = frozenset({"active", "recurrence", "relapse"})
@@ -83,11 +84,19 @@ def asserted(condition: Any) -> bool:
 
 
 def conditions_of(record: Record, kb: Knowledge) -> list[ConditionFact]:
-    return [
-        ConditionFact(indication_of(c.code, kb, reference_to(c)), asserted(c))
-        for c in record.of_type(Condition)
-        if c.code
-    ]
+    """The patient's conditions, each placed by its code and words once per distinct concept (facts/concepts.py)."""
+    placed = PerConcept(lambda concept: indication_of(concept, kb))
+    facts = []
+    for condition in record.of_type(Condition):
+        concept = condition.code
+        if not concept:
+            continue
+        indication = placed(concept)
+        indication = Indication(
+            indication.codings, indication.text, reference_to(condition), indication.group, indication.by_text
+        )
+        facts.append(ConditionFact(indication, asserted(condition)))
+    return facts
 
 
 def reasons_of(resource: Any, conditions: dict[str, ConditionFact], kb: Knowledge) -> tuple[Indication, ...]:

@@ -103,6 +103,8 @@ def _modifier_codes(element: Any) -> set[str]:
 def em_service(resource: Any, stage: Stage, kb: Knowledge) -> EmService | None:
     concept = getattr(resource, "code", None)
     codes, fields = codes_in(concept, "code", kb.cpt_systems)
+    if not codes:
+        return None  # most procedures of a history carry no CPT code (Synthea's are SNOMED CT only)
     em = next(((c, f) for c, f in zip(codes, fields, strict=True) if kb.family(c) == "evaluation-management"), None)
     if em is None or concept is None:
         return None

@@ -4,6 +4,7 @@ every reader."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 from functools import cache, cached_property
 
@@ -86,11 +87,12 @@ class Lexicon:
         return {word: frozenset(ids) for word, ids in words.items()}
 
     @cached_property
-    def nerve_vocabulary_by_initial(self) -> Mapping[str, tuple[str, ...]]:
-        """The nerve-name words by their first letter (the only ones a misspelling is compared with)."""
-        by_initial: dict[str, list[str]] = {}
+    def nerve_vocabulary_by_initial(self) -> Mapping[str, tuple[tuple[str, dict[str, int]], ...]]:
+        """The nerve-name words by their first letter (the only ones a misspelling is compared with), each with
+        its letter counts (reading/sites.py bounds how close a word can be by the letters the two share)."""
+        by_initial: dict[str, list[tuple[str, dict[str, int]]]] = {}
         for word in self.nerve_vocabulary:
-            by_initial.setdefault(word[0], []).append(word)
+            by_initial.setdefault(word[0], []).append((word, dict(Counter(word))))
         return {initial: tuple(words) for initial, words in by_initial.items()}
 
     @cached_property

@@ -24,6 +24,7 @@ from __future__ import annotations
 import bisect
 import difflib
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import pairwise
@@ -341,13 +342,16 @@ def _correction(word: str, lex: Lexicon) -> str:
     vocabulary = lex.nerve_vocabulary
     if len(word) < FUZZY_MIN_LETTERS or not word.isalpha() or word in vocabulary:
         return word
-    candidates = [v for v in lex.nerve_vocabulary_by_initial.get(word[0], ()) if abs(len(v) - len(word)) <= 2]
+    letters = Counter(word).items()
     scored = []
-    for v in candidates:
-        matcher = difflib.SequenceMatcher(None, word, v)
-        # quick_ratio() bounds ratio() from above: a word it rules out could never be the closest one.
-        if matcher.quick_ratio() >= FUZZY_CUTOFF:
-            scored.append((matcher.ratio(), v))
+    for v, v_letters in lex.nerve_vocabulary_by_initial.get(word[0], ()):
+        if abs(len(v) - len(word)) > 2:
+            continue
+        # difflib's quick_ratio() from the letters the two words share: it bounds ratio() from above, so a
+        # word it rules out could never be the closest one (and most are, without building a matcher).
+        shared = sum([min(count, v_letters.get(letter, 0)) for letter, count in letters])
+        if 2.0 * shared / (len(word) + len(v)) >= FUZZY_CUTOFF:
+            scored.append((difflib.SequenceMatcher(None, word, v).ratio(), v))
     best = max((score for score, _ in scored), default=0.0)
     closest = sorted(v for score, v in scored if score == best)
     # Equally close words of different nerves: no correction ("genicular" and "genicualr" are one nerve's).

@@ -250,3 +250,32 @@ def test_the_facts_stage_decides_support_per_nerve_and_side_of_one_order():
         ("greater-occipital", "right"): ["M54.81"],
     }
     assert [c.code for e in facts.episodes[:1] for r in e.reasons for c in r.codings] == ["test-meralgia"]  # context
+
+
+def test_a_problem_list_that_repeats_concepts_places_each_condition_as_if_alone():
+    """conditions_of places each distinct concept once per call: conditions that differ only in their words, a
+    display or their status still get their own placement, status and reference."""
+    listed = [
+        condition("sct:Meralgia paresthetica"),
+        condition("sct:Meralgia paresthetica", clinical="resolved"),
+        condition("sct:Essential hypertension"),  # the same SNOMED CT code, other words: placed in no group
+        condition("G57.12"),
+        condition("G57.12", verification="refuted"),
+        condition("text:meralgia paresthetica"),
+        condition("text:family history of meralgia paresthetica"),
+        condition("sct:Meralgia paresthetica"),
+    ]
+    listed = [c.model_copy(update={"id": f"c-{i}"}) for i, c in enumerate(listed)]
+    record = SimpleNamespace(of_type=lambda _: listed)
+    alone = [ConditionFact(indication_of(c.code, KB, f"Condition/{c.id}"), asserted(c)) for c in listed]
+    assert conditions_of(record, KB) == alone  # type: ignore[arg-type]
+    assert [(f.indication.group is not None, f.active) for f in alone] == [
+        (True, True),
+        (True, False),
+        (False, True),
+        (True, True),
+        (True, False),
+        (True, True),
+        (False, True),
+        (True, True),
+    ]

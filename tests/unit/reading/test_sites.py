@@ -3,12 +3,14 @@ as clinicians write sites in orders, body sites and procedure notes."""
 
 from __future__ import annotations
 
+import difflib
 import time
 
 import pytest
 
 from cpt64640_cds.knowledge.loader import load
-from cpt64640_cds.reading.sites import read_sentences, read_sites
+from cpt64640_cds.reading.lexicon import lexicon
+from cpt64640_cds.reading.sites import FUZZY_CUTOFF, _correction, read_sentences, read_sites
 
 KB = load()
 LFCN, GON, LON = "lateral-femoral-cutaneous", "greater-occipital", "lesser-occipital"
@@ -142,6 +144,32 @@ def test_no_fuzzy_correction_unless_asked_and_never_of_a_word_the_base_knows():
     ] == ["medial antebrachial cutaneous nerve"]
     # "medical" is close to "medial", but a correction that names no nerve changes nothing.
     assert read_sites("left medical nerve", KB, fuzzy=True).targets == ()
+
+
+def _closest_by_difflib(word: str) -> str:
+    """The correction as difflib alone finds it: ratio() against every same-initial word within 2 letters."""
+    vocabulary = lexicon(KB).nerve_vocabulary
+    if len(word) < 6 or not word.isalpha() or word in vocabulary:
+        return word
+    scored = [
+        (difflib.SequenceMatcher(None, word, v).ratio(), v)
+        for v in vocabulary
+        if v[0] == word[0] and abs(len(v) - len(word)) <= 2
+    ]
+    best = max((score for score, _ in scored), default=0.0)
+    closest = sorted(v for score, v in scored if score == best)
+    return word if best < FUZZY_CUTOFF or len({vocabulary[v] for v in closest}) > 1 else closest[0]
+
+
+def test_the_letter_bound_rules_out_no_correction_difflib_would_make():
+    words = [w for w in lexicon(KB).nerve_vocabulary if len(w) >= 6]
+    misspelt = [w[:i] + w[i + 1 :] for w in words for i in range(1, len(w))]  # a letter dropped
+    misspelt += [w[:i] + w[i + 1] + w[i] + w[i + 2 :] for w in words for i in range(1, len(w) - 1)]  # swapped
+    misspelt += ["occipitl", "procedure", "tolerated", "ultrasound", "injection", "superficial"]
+    corrected = {w: _correction(w, lexicon(KB)) for w in misspelt}
+    assert corrected == {w: _closest_by_difflib(w) for w in misspelt}
+    assert corrected["occipitl"] == "occipital" and corrected["procedure"] == "procedure"
+    assert sum(word != correction for word, correction in corrected.items()) > len(misspelt) // 2
 
 
 def test_a_note_read_sentence_by_sentence_keeps_identified_nerves_apart_from_the_target():
