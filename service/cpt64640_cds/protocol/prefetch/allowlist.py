@@ -47,6 +47,12 @@ def place(url: str, query: bool = False) -> Place | None:
 
     `query`: whether a query may follow the path (a `next` link), or not (a base URL such as `fhirServer`).
     """
+    placed = place_and_wire(url, query)
+    return placed[0] if placed else None
+
+
+def place_and_wire(url: str, query: bool = False) -> tuple[Place, str] | None:
+    """`place(url)` and the URL as it is sent (the form a client must put on the wire), or None when refused."""
     if not _PRINTABLE.fullmatch(url) or "\\" in url or "#" in url or (not query and "?" in url):
         return None
     written = _place(url)
@@ -54,7 +60,7 @@ def place(url: str, query: bool = False) -> Place | None:
         sent = requests.Request("GET", url).prepare().url  # what urllib3 puts on the wire, dot segments removed
     except (requests.RequestException, ValueError):
         return None
-    return written if written is not None and sent is not None and _place(sent) == written else None
+    return (written, sent) if written is not None and sent is not None and _place(sent) == written else None
 
 
 def _place(url: str) -> Place | None:
