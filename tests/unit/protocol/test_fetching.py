@@ -125,4 +125,5 @@ def test_the_keys_are_sent_slowest_first_from_the_second_call_on():
     assert not declared_order[0].startswith("/Condition")
     assert server.paths[0].startswith("/Condition")  # the slowest key of the first call leads the second
     assert sorted(server.paths) == sorted(declared_order)
+    assert list(second.keys) == list(first.keys)  # the results keep the declared order: what the record reads
     assert {k: r.source for k, r in second.keys.items()} == {k: r.source for k, r in first.keys.items()}
