@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from cpt64640_cds.config import Settings
+from cpt64640_cds.protocol.prefetch import completion
 from cpt64640_cds.protocol.prefetch.allowlist import FhirAllowlist
 from cpt64640_cds.protocol.prefetch.client import FetchError, FhirClient
 from cpt64640_cds.protocol.prefetch.completion import complete
@@ -48,6 +49,14 @@ class _Gzipping(BaseHTTPRequestHandler):
 
     def log_message(self, *_: object) -> None:
         pass
+
+
+@pytest.fixture
+def fresh_worker() -> Iterator[None]:
+    """A worker that has fetched nothing yet (other tests' calls taught this process their keys' times)."""
+    completion._last_ms.clear()
+    yield
+    completion._last_ms.clear()
 
 
 @pytest.fixture
@@ -107,7 +116,7 @@ def test_a_refused_connection_fails_the_key():
         client.close()
 
 
-def test_the_keys_are_sent_slowest_first_from_the_second_call_on():
+def test_the_keys_are_sent_slowest_first_from_the_second_call_on(fresh_worker):
     def answer(path: str) -> bytes:
         if path.startswith("/Condition"):
             time.sleep(0.2)
@@ -127,3 +136,23 @@ def test_the_keys_are_sent_slowest_first_from_the_second_call_on():
     assert sorted(server.paths) == sorted(declared_order)
     assert list(second.keys) == list(first.keys)  # the results keep the declared order: what the record reads
     assert {k: r.source for k, r in second.keys.items()} == {k: r.source for k, r in first.keys.items()}
+
+
+def test_a_key_that_timed_out_is_sent_first_the_next_time(fresh_worker):
+    def answer(path: str) -> bytes:
+        if path.startswith("/DocumentReference"):
+            time.sleep(0.6)  # past the read timeout (an optional key: the call still answers)
+        if path.startswith("/Patient"):
+            return b'{"resourceType": "Patient", "id": "p1"}'
+        return b'{"resourceType": "Bundle", "type": "searchset"}'
+
+    with HostileServer("answer", answer=answer) as server:
+        body = {"context": CONTEXT, "fhirServer": server.base_url}
+        settings = Settings(fhir_fetch_threads=1, fhir_read_timeout_ms=200)
+        first = complete(SERVICE, body, settings, Deadline.after_ms(10_000), LOOPBACK)
+        assert first.keys["documentReferences"].problem == "timed out"
+        first_sent = server.paths[0]
+        server.paths.clear()
+        complete(SERVICE, body, settings, Deadline.after_ms(10_000), LOOPBACK)
+    assert first_sent.startswith("/Patient")  # nothing known yet: the declared order
+    assert server.paths[0].startswith("/DocumentReference")

@@ -197,10 +197,13 @@ def complete(
             }
         )
         slowest_first = sorted(jobs, key=lambda k: -_last_ms.get((service.id, k), 0))
+        started = time.monotonic()
         _run_parallel(jobs, slowest_first, result, deadline, settings.fhir_fetch_threads, client.close)
         for key in jobs:
-            if (ms := result.keys[key].ms) is not None:
-                _last_ms[(service.id, key)] = ms
+            done = result.keys[key]
+            took = _ms(started) if done.ms is None and done.issue_code == "timeout" else done.ms  # timed out: slowest
+            if took is not None:
+                _last_ms[(service.id, key)] = took
     else:
         for key in to_fetch:
             if key not in result.keys:  # a client OperationOutcome stays as the reason
