@@ -156,3 +156,23 @@ def test_a_key_that_timed_out_is_sent_first_the_next_time(fresh_worker):
         complete(SERVICE, body, settings, Deadline.after_ms(10_000), LOOPBACK)
     assert first_sent.startswith("/Patient")  # nothing known yet: the declared order
     assert server.paths[0].startswith("/DocumentReference")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b'{"resourceType": "Observation", "valueInteger": 12345678901234567890123, "note": [{"text": "caf\\u00e9"}]}',
+        b'{"resourceType": "Observation", "valueQuantity": {"value": 1e400}, "id": "o\\ud800"}',  # inf, lone half
+        b'{"resourceType": "Observation", "valueQuantity": {"value": 0.1}, "id": "a", "id": "b"}',
+    ],
+)
+def test_an_answer_is_decoded_as_the_standard_library_decodes_it(answer):
+    with HostileServer("answer", answer=lambda _: answer) as server:
+        client = FhirClient(server.base_url, None, Settings(), Deadline.after_ms(5000))
+        try:
+            status, decoded = client.get(server.base_url + "/Observation/o1")
+        finally:
+            client.close()
+    assert status == 200
+    assert decoded == json.loads(answer)
+    assert [type(v) for v in decoded.values()] == [type(v) for v in json.loads(answer).values()]
