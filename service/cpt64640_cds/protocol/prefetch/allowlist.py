@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
+from requests.models import PreparedRequest
 
 from ...config import Settings
 
@@ -56,10 +57,12 @@ def place_and_wire(url: str, query: bool = False) -> tuple[Place, str] | None:
     if not _PRINTABLE.fullmatch(url) or "\\" in url or "#" in url or (not query and "?" in url):
         return None
     written = _place(url)
+    prepared = PreparedRequest()  # only its URL step: the rest of a request's preparation never changes the URL
     try:
-        sent = requests.Request("GET", url).prepare().url  # what urllib3 puts on the wire, dot segments removed
+        prepared.prepare_url(url, None)  # what urllib3 puts on the wire, dot segments removed
     except (requests.RequestException, ValueError):
         return None
+    sent = prepared.url
     return (written, sent) if written is not None and sent is not None and _place(sent) == written else None
 
 
