@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
+from requests.models import PreparedRequest
 
 from ...config import Settings
 
@@ -47,14 +48,22 @@ def place(url: str, query: bool = False) -> Place | None:
 
     `query`: whether a query may follow the path (a `next` link), or not (a base URL such as `fhirServer`).
     """
+    placed = place_and_wire(url, query)
+    return placed[0] if placed else None
+
+
+def place_and_wire(url: str, query: bool = False) -> tuple[Place, str] | None:
+    """`place(url)` and the URL as it is sent (the form a client must put on the wire), or None when refused."""
     if not _PRINTABLE.fullmatch(url) or "\\" in url or "#" in url or (not query and "?" in url):
         return None
     written = _place(url)
+    prepared = PreparedRequest()  # only its URL step: the rest of a request's preparation never changes the URL
     try:
-        sent = requests.Request("GET", url).prepare().url  # what urllib3 puts on the wire, dot segments removed
+        prepared.prepare_url(url, None)  # what urllib3 puts on the wire, dot segments removed
     except (requests.RequestException, ValueError):
         return None
-    return written if written is not None and sent is not None and _place(sent) == written else None
+    sent = prepared.url
+    return (written, sent) if written is not None and sent is not None and _place(sent) == written else None
 
 
 def _place(url: str) -> Place | None:

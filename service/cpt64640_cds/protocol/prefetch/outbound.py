@@ -6,6 +6,10 @@ so a check between chunks never runs either. A `BoundedSession` therefore knows 
 watchdog thread per process shuts them down (`SHUT_RDWR`) at the session's deadline: whatever thread is blocked
 in a connect, a TLS handshake, a header or a body read returns at once with an error, and its connection is
 closed by the code that owns it. No retries, no redirects, no proxies from the environment.
+
+The FHIR client sends through urllib3 directly (`open`): requests' per-call layers (settings merge, cookie jars,
+hooks, a second URL preparation) cost about a millisecond of CPU per GET, which with ten keys fetched at once
+delays the requests sent last. `get` (a requests response) serves the JWKS reader.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3 import BaseHTTPResponse, PoolManager, Timeout
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NewConnectionError
@@ -42,11 +47,10 @@ class BoundedSession:
         self._sockets: list[socket.socket] = []
         self._cut = False
         self._closed = False
-        self._session = requests.Session()
-        self._session.trust_env = False  # never route through proxies picked up from the environment
-        adapter = _TrackingAdapter(self._track)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        # requests' pool sizes: up to 10 connections per server kept for reuse (the next page of a key).
+        self._pools = PoolManager(num_pools=10, maxsize=10)
+        self._pools.pool_classes_by_scheme = _tracked_pools(self._track)
+        self._session: requests.Session | None = None  # made by the first `get`
         _WATCHDOG.watch(self)
 
     @property
@@ -56,7 +60,28 @@ class BoundedSession:
 
     def get(self, url: str, headers: dict[str, str], timeout: tuple[float, float]) -> requests.Response:
         """A streamed GET; the caller reads the body and closes the response (`with`)."""
+        if self._session is None:
+            self._session = requests.Session()
+            self._session.trust_env = False  # never route through proxies picked up from the environment
+            adapter = _TrackingAdapter(self._track)
+            self._session.mount("http://", adapter)
+            self._session.mount("https://", adapter)
         return self._session.get(url, headers=headers, timeout=timeout, stream=True, allow_redirects=False)
+
+    def open(self, url: str, headers: dict[str, str], timeout: tuple[float, float]) -> BaseHTTPResponse:
+        """A streamed GET of `url` exactly as given (already in its sent form), content decoded; urllib3's
+        exceptions as they are (no retries). The caller reads the body, then `release_conn()`s the response,
+        or `close()`s it when it stops early."""
+        return self._pools.urlopen(
+            "GET",
+            url,
+            headers=headers,
+            timeout=Timeout(connect=timeout[0], read=timeout[1]),
+            retries=False,
+            redirect=False,
+            preload_content=False,
+            decode_content=True,
+        )
 
     def _cut_sockets(self) -> None:
         with self._lock:
@@ -66,7 +91,9 @@ class BoundedSession:
 
     def close(self) -> None:
         """Close the connections left in the pool and the socket duplicates; later connects fail."""
-        self._session.close()
+        self._pools.clear()
+        if self._session is not None:
+            self._session.close()
         with self._lock:
             self._closed = True
             sockets, self._sockets = self._sockets, []
@@ -98,23 +125,27 @@ class _TrackingAdapter(HTTPAdapter):
 
     def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-        track = self._track_socket
+        self.poolmanager.pool_classes_by_scheme = _tracked_pools(self._track_socket)
 
-        class TrackedHTTP(HTTPConnection):
-            def _new_conn(self) -> socket.socket:
-                return _tracked(self, super()._new_conn(), track)
 
-        class TrackedHTTPS(HTTPSConnection):
-            def _new_conn(self) -> socket.socket:
-                return _tracked(self, super()._new_conn(), track)
+def _tracked_pools(track: Callable[[socket.socket], None]) -> dict[str, type[HTTPConnectionPool]]:
+    """urllib3 pool classes whose connections report each new socket to `track`."""
 
-        class HTTPPool(HTTPConnectionPool):
-            ConnectionCls = TrackedHTTP
+    class TrackedHTTP(HTTPConnection):
+        def _new_conn(self) -> socket.socket:
+            return _tracked(self, super()._new_conn(), track)
 
-        class HTTPSPool(HTTPSConnectionPool):
-            ConnectionCls = TrackedHTTPS
+    class TrackedHTTPS(HTTPSConnection):
+        def _new_conn(self) -> socket.socket:
+            return _tracked(self, super()._new_conn(), track)
 
-        self.poolmanager.pool_classes_by_scheme = {"http": HTTPPool, "https": HTTPSPool}
+    class HTTPPool(HTTPConnectionPool):
+        ConnectionCls = TrackedHTTP
+
+    class HTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = TrackedHTTPS
+
+    return {"http": HTTPPool, "https": HTTPSPool}
 
 
 def _tracked(connection: HTTPConnection, sock: socket.socket, track: Callable[[socket.socket], None]) -> socket.socket:
