@@ -9,12 +9,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from flask import Response, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import ApiError, Issue, bad_request, operation_outcome
 from ..protocol.contract import field_path
+from ..protocol.decoding import UNDECIDED, fast_loads
 from .environment import env
 
 FHIR_JSON = "application/fhir+json"
@@ -79,32 +79,12 @@ def read_json() -> Any:
             413, [Issue("too-costly", f"(body): more than {MAX_CONTAINERS} JSON objects and arrays", "(body)")]
         )
     limit = env().settings.max_json_depth
-    body = _fast_decode(raw)
-    if body is _UNDECIDED:
+    body = fast_loads(raw)
+    if body is UNDECIDED:
         body = _decode(raw, limit)
     if containers > limit and _nests_deeper(raw, limit) and _deeper_than(body, limit):
         raise bad_request(f"(body): JSON nested deeper than {limit} levels (CDS_MAX_JSON_DEPTH)", code="too-long")
     return body
-
-
-_UNDECIDED = object()
-# Nineteen digits in a row may be an integer beyond 64 bits, which orjson would return as a float. Found by
-# mapping every digit to "0" and every other byte to " " (a C pass, many times faster than a regex search).
-_DIGITS_ONLY = bytes(ord("0") if 0x30 <= byte <= 0x39 else ord(" ") for byte in range(256))
-_LONG_DIGITS = b"0" * 19
-
-
-def _fast_decode(raw: bytes) -> Any:
-    """The body decoded by orjson (several times faster than the standard library) when that gives exactly what
-    `_decode` would. What orjson refuses is left to `_decode`, which words it: non-finite numbers, unpaired
-    surrogates (orjson rejects every one), other encodings, a BOM, deep nesting, broken JSON; so are long
-    integers, which orjson would not refuse but turn into floats."""
-    if _LONG_DIGITS in raw.translate(_DIGITS_ONLY):
-        return _UNDECIDED
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return _UNDECIDED
 
 
 def _decode(raw: bytes, limit: int) -> Any:

@@ -10,11 +10,11 @@ import json
 import threading
 from typing import Any
 
-import orjson
 from urllib3 import BaseHTTPResponse, make_headers
 from urllib3 import exceptions as http_errors
 
 from ...config import Settings
+from ..decoding import UNDECIDED, fast_loads
 from .allowlist import place, place_and_wire
 from .deadline import Deadline
 from .outbound import BoundedSession
@@ -24,24 +24,6 @@ _HEADERS = {
     "Accept": "application/fhir+json, application/json",
     **make_headers(accept_encoding=True, user_agent="cpt64640-cds"),
 }
-
-
-# Nineteen digits in a row may be an integer beyond 64 bits, which orjson would turn into a float (as web/http.py
-# finds them: every digit mapped to "0", every other byte to " ", in one C pass).
-_DIGITS_ONLY = bytes(ord("0") if 0x30 <= byte <= 0x39 else ord(" ") for byte in range(256))
-_LONG_DIGITS = b"0" * 19
-
-
-def _decode(body: bytearray) -> Any:
-    """The answer decoded by orjson (a few times faster: the slowest key's answer is decoded while the call
-    waits) when that gives what the standard library would; anything orjson refuses (non-finite numbers,
-    unpaired surrogates, other encodings) or could differ on (long integers) is decoded by `json.loads`."""
-    if _LONG_DIGITS not in body.translate(_DIGITS_ONLY):
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(body)
 
 
 class FetchError(Exception):
@@ -138,7 +120,9 @@ class FhirClient:
         if status != 200:
             raise FetchError(f"HTTP {status}")
         try:
-            data = _decode(body)
+            data = fast_loads(body)
+            if data is UNDECIDED:  # what orjson refuses or could read differently
+                data = json.loads(body)
         except ValueError:
             raise FetchError("response is not JSON") from None
         if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
