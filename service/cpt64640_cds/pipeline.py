@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -19,7 +20,7 @@ from .coding.coded import code
 from .coding.lines import ModifierPolicy
 from .config import Settings
 from .facts.extract import extract
-from .fhir.record import build
+from .fhir.record import Record, build
 from .knowledge.base import Knowledge
 from .logs import event
 from .protocol import contract
@@ -30,7 +31,8 @@ from .protocol.prefetch.deadline import Deadline
 from .rules.catalogue import run_all
 from .rules.inputs import RuleInputs
 
-STAGES = ("contract", "prefetch", "parse", "facts", "coding", "rules", "cards")
+# "turn": waiting for the worker's turn to compute (the web layer's; nothing to wait for elsewhere).
+STAGES = ("contract", "prefetch", "turn", "parse", "facts", "coding", "rules", "cards")
 
 
 @dataclass
@@ -40,6 +42,7 @@ class Result:
     prefetch: PrefetchResult
     dropped: int
     timings: dict[str, float]  # milliseconds per stage, in STAGES order
+    record: Record  # the typed resources the cards were read from (the web layer frees them after answering)
 
 
 class _Stopwatch:
@@ -67,23 +70,28 @@ def run(
     logger: logging.Logger,
     allowlist: FhirAllowlist,
     bound_to: tuple[str, ...] | None = None,
+    turn: AbstractContextManager[object] | None = None,
 ) -> Result:
+    """`turn` is held from typed FHIR to cards, the stages that only compute: the prefetch stage may wait on FHIR
+    servers without it."""
     watch = _Stopwatch()
     contract.check(service.request_schema, body)
     watch.lap("contract")
     completed = complete(service, body, settings, deadline, allowlist, bound_to)
     watch.lap("prefetch")
-    record = build(body["context"], service.focus(body["context"]), completed)
-    watch.lap("parse")
-    facts = extract(record, kb, today)
-    watch.lap("facts")
-    coded = code(facts, kb, policy)
-    watch.lap("coding")
-    findings = run_all(facts, RuleInputs(kb, policy, coded))
-    watch.lap("rules")
-    cards = _guard(render(findings, CardContext(kb, facts, record.raw)), logger)
-    watch.lap("cards")
-    return Result(cards, [f.rule_id for f in findings], completed, len(record.dropped), watch.ms)
+    with turn or nullcontext():
+        watch.lap("turn")
+        record = build(body["context"], service.focus(body["context"]), completed)
+        watch.lap("parse")
+        facts = extract(record, kb, today)
+        watch.lap("facts")
+        coded = code(facts, kb, policy)
+        watch.lap("coding")
+        findings = run_all(facts, RuleInputs(kb, policy, coded))
+        watch.lap("rules")
+        cards = _guard(render(findings, CardContext(kb, facts, record.raw)), logger)
+        watch.lap("cards")
+    return Result(cards, [f.rule_id for f in findings], completed, len(record.dropped), watch.ms, record)
 
 
 def _guard(rendered: list[dict[str, Any]], logger: logging.Logger) -> list[dict[str, Any]]:
