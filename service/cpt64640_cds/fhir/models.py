@@ -18,7 +18,16 @@ import binascii
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    StringConstraints,
+    ValidationInfo,
+    model_validator,
+)
 
 from .checks import rules_for
 
@@ -108,6 +117,26 @@ class CodeableConcept(Element):
     coding: list[Coding] | None = None
     text: String | None = None
     text_ext: PrimitiveExtension = Field(None, alias="_text")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _once_per_call(
+        cls, value: Any, handler: ModelWrapValidatorHandler[CodeableConcept], info: ValidationInfo
+    ) -> CodeableConcept:
+        """A history repeats a few concepts (every Condition's clinicalStatus): validated with a `Concepts` as
+        context, a concept written as one already seen in the call is that one's model, not built again."""
+        seen = info.context
+        if not isinstance(seen, Concepts):
+            return handler(value)
+        key = repr(value)  # JSON values: equal reprs are equal values of the same types
+        concept = seen.get(key)
+        if concept is None:
+            concept = seen[key] = handler(value)  # an invalid one raises here each time, at its own location
+        return concept
+
+
+class Concepts(dict[str, CodeableConcept]):
+    """The concepts validated in one call, by their JSON (patient words: it lives as long as the call)."""
 
 
 class Reference(Element):
