@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import marshal
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
@@ -128,15 +129,18 @@ class CodeableConcept(Element):
         seen = info.context
         if not isinstance(seen, Concepts):
             return handler(value)
-        key = repr(value)  # JSON values: equal reprs are equal values of the same types
+        try:  # marshal writes exact built-in types faithfully (no subclass): equal bytes, equal values and types
+            key = marshal.dumps(value)
+        except ValueError:  # another type (a dict subclass), or nested too deep
+            return handler(value)
         concept = seen.get(key)
         if concept is None:
             concept = seen[key] = handler(value)  # an invalid one raises here each time, at its own location
         return concept
 
 
-class Concepts(dict[str, CodeableConcept]):
-    """The concepts validated in one call, by their JSON (patient words: it lives as long as the call)."""
+class Concepts(dict[bytes, CodeableConcept]):
+    """The concepts validated in one call, by their marshalled JSON (patient words: it lives as long as the call)."""
 
 
 class Reference(Element):

@@ -5,6 +5,7 @@ ones of the same text."""
 from __future__ import annotations
 
 import copy
+from collections import OrderedDict
 from typing import Any
 
 from pydantic import ValidationError
@@ -30,6 +31,8 @@ def _broken(raw: dict[str, Any]) -> list[dict[str, Any]]:
         broken = copy.deepcopy(raw)
         broken["code"]["text"] = text
         out.append(broken)
+    out.append({**raw, "code": OrderedDict(raw["code"])})  # not marshalled: validated on its own
+    out.append({**raw, "code": {**raw["code"], "coding": tuple(raw["code"].get("coding", ()))}})
     return out
 
 
