@@ -20,7 +20,7 @@ _RELATIVE = re.compile(r"[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}")
 
 
 def reference_to(resource: Resource) -> str:
-    return f"{resource.resource_type}/{resource.id}"
+    return f"{resource.get_resource_type()}/{resource.id}"
 
 
 def relative(reference: Any) -> str | None:
