@@ -25,10 +25,8 @@ class TypeRules:
     shapes: dict[str, type | None]  # element -> list (repeats), dict (complex) or None (primitive: neither)
     required: tuple[tuple[str, ...], ...]  # each tuple: keys of which one must be present
     choices: tuple[frozenset[str], ...]  # each set: keys of which at most one may be present
-    required_first: tuple[str, ...]  # the first key of each required tuple
-    choice_of: dict[str, int]  # each key of a choice -> which choice
-    # The resources already walked without a problem, each as its keys in order and its values' types: all the
-    # walk looks at. Only known element names, no values: nothing of a patient is kept.
+    # The signatures of resources found clean: keys in order and their values' types, all the rules look at.
+    # Only known element names, no values: nothing of a patient is kept.
     clean: set[tuple[Any, ...]] = field(default_factory=set)
 
 
@@ -60,8 +58,6 @@ def rules_for(resource_type: str) -> TypeRules:
         shapes,
         tuple(required),
         tuple(frozenset(keys) for keys in choices.values()),
-        tuple(one_of[0] for one_of in required),
-        {key: i for i, keys in enumerate(choices.values()) for key in keys},
     )
 
 
@@ -71,22 +67,15 @@ MAX_CLEAN = 1024  # signatures kept per type; a type's element names allow more,
 def problems(raw: Mapping[str, Any], rules: TypeRules) -> list[str]:
     """The names of the elements that break the type's whole-resource rules ("" for a choice given twice).
 
-    A history repeats a few shapes of resource: one already walked clean is known by its signature, and the
-    required elements and choices are looked at one by one only where a C-level check says one may be broken.
+    What breaks depends only on the keys, in order, and the types of their values (None is NoneType): a history
+    repeats a few such signatures, and one already found clean is not looked at again.
     """
     signature = (*raw, *map(type, raw.values()))
     if signature in rules.clean:
-        found = []
-    else:
-        found = _walk(raw, rules)
-        if not found and len(rules.clean) < MAX_CLEAN:
-            rules.clean.add(signature)
-    if None in map(raw.get, rules.required_first):
-        found += _missing(raw, rules)
-    if len(chosen := raw.keys() & rules.choice_of.keys()) > 1 and len(chosen) > len(
-        set(map(rules.choice_of.get, chosen))
-    ):
-        found += _twice(raw, rules)
+        return []
+    found = _walk(raw, rules) + _missing(raw, rules) + _twice(raw, rules)
+    if not found and len(rules.clean) < MAX_CLEAN:
+        rules.clean.add(signature)
     return found
 
 
