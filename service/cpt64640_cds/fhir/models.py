@@ -5,7 +5,8 @@ Condition); a 60-resource history then costs more than everything else in a call
 elements the facts read, with fhir.resources' names and fhir_core's patterns, checked without Python calls (a
 dateTime stays its string: `first_date` reads it; decimals and base64 as fhir.resources gives them). fhir/checks.py
 applies the rules these models leave out (unknown elements, shapes, required elements, one value per choice) to
-the whole resource.
+the whole resource. Validated with a call's `Concepts` as context, each distinct CodeableConcept is built once
+(one Python call per concept: a history repeats a few).
 
 An element of the resource type that is not declared here raises `UndeclaredElement` when read, even through
 `getattr(resource, name, None)`: a rule reading a new element must declare it, never silently see None.
