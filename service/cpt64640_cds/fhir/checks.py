@@ -11,7 +11,7 @@ fhir.resources over every fixture and the shared invalid examples.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -25,6 +25,9 @@ class TypeRules:
     shapes: dict[str, type | None]  # element -> list (repeats), dict (complex) or None (primitive: neither)
     required: tuple[tuple[str, ...], ...]  # each tuple: keys of which one must be present
     choices: tuple[frozenset[str], ...]  # each set: keys of which at most one may be present
+    # The signatures of resources found clean: keys in order and their values' types, all the rules look at.
+    # Only known element names, no values: nothing of a patient is kept.
+    clean: set[tuple[Any, ...]] = field(default_factory=set)
 
 
 @cache
@@ -35,13 +38,13 @@ def rules_for(resource_type: str) -> TypeRules:
     required: list[tuple[str, ...]] = []
     choices: dict[str, set[str]] = {}
     choice_required: set[str] = set()
-    for name, field in model.model_fields.items():
-        key = field.alias or name
+    for name, element in model.model_fields.items():
+        key = element.alias or name
         elements.add(key)
         if not key.startswith("_") and name != "fhir_comments":
-            shapes[key] = list if is_list_type(field) else None if is_primitive_type(field) else dict
-        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-        if field.is_required():
+            shapes[key] = list if is_list_type(element) else None if is_primitive_type(element) else dict
+        extra = element.json_schema_extra if isinstance(element.json_schema_extra, dict) else {}
+        if element.is_required():
             required.append((key,))
         elif extra.get("element_required"):
             required.append((key, f"_{key}"))  # a required primitive may be carried by its extension alone
@@ -58,8 +61,26 @@ def rules_for(resource_type: str) -> TypeRules:
     )
 
 
+MAX_CLEAN = 1024  # signatures kept per type; a type's element names allow more, a history shows a few dozen
+
+
 def problems(raw: Mapping[str, Any], rules: TypeRules) -> list[str]:
-    """The names of the elements that break the type's whole-resource rules ("" for a choice given twice)."""
+    """The names of the elements that break the type's whole-resource rules ("" for a choice given twice).
+
+    What breaks depends only on the keys, in order, and the types of their values (None is NoneType): a history
+    repeats a few such signatures, and one already found clean is not looked at again.
+    """
+    signature = (*raw, *map(type, raw.values()))
+    if signature in rules.clean:
+        return []
+    found = _walk(raw, rules) + _missing(raw, rules) + _twice(raw, rules)
+    if not found and len(rules.clean) < MAX_CLEAN:
+        rules.clean.add(signature)
+    return found
+
+
+def _walk(raw: Mapping[str, Any], rules: TypeRules) -> list[str]:
+    """Unknown and misshapen elements, in the resource's order."""
     found = []
     for key, value in raw.items():
         if key not in rules.shapes:
@@ -67,9 +88,15 @@ def problems(raw: Mapping[str, Any], rules: TypeRules) -> list[str]:
                 found.append(key)
         elif value is not None and _misshapen(value, rules.shapes[key]):
             found.append(key)
-    found += [one_of[0] for one_of in rules.required if all(raw.get(key) is None for key in one_of)]
-    found += ["" for choice in rules.choices if len(raw.keys() & choice) > 1]
     return found
+
+
+def _missing(raw: Mapping[str, Any], rules: TypeRules) -> list[str]:
+    return [one_of[0] for one_of in rules.required if all(raw.get(key) is None for key in one_of)]
+
+
+def _twice(raw: Mapping[str, Any], rules: TypeRules) -> list[str]:
+    return ["" for choice in rules.choices if len(raw.keys() & choice) > 1]
 
 
 def _misshapen(value: Any, shape: type | None) -> bool:

@@ -15,6 +15,8 @@ from .models import Resource
 _TYPE_AND_ID = re.compile(
     r"(?<![A-Za-z])[a-z]*+([A-Z][A-Za-z]++/[A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?/?$"
 )
+# The usual form, "Type/id" and nothing else, is its own "Type/id": one anchored match, no search.
+_RELATIVE = re.compile(r"[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}")
 
 
 def reference_to(resource: Resource) -> str:
@@ -27,6 +29,8 @@ def relative(reference: Any) -> str | None:
     text = getattr(reference, "reference", None)
     if not text:
         return None
+    if _RELATIVE.fullmatch(text):
+        return text
     match = _TYPE_AND_ID.search(text)
     return match.group(1) if match else text
 

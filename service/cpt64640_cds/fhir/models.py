@@ -5,7 +5,8 @@ Condition); a 60-resource history then costs more than everything else in a call
 elements the facts read, with fhir.resources' names and fhir_core's patterns, checked without Python calls (a
 dateTime stays its string: `first_date` reads it; decimals and base64 as fhir.resources gives them). fhir/checks.py
 applies the rules these models leave out (unknown elements, shapes, required elements, one value per choice) to
-the whole resource.
+the whole resource. Validated with a call's `Concepts` as context, each distinct CodeableConcept is built once
+(one Python call per concept: a history repeats a few).
 
 An element of the resource type that is not declared here raises `UndeclaredElement` when read, even through
 `getattr(resource, name, None)`: a rule reading a new element must declare it, never silently see None.
@@ -15,10 +16,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import marshal
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    StringConstraints,
+    ValidationInfo,
+    model_validator,
+)
 
 from .checks import rules_for
 
@@ -108,6 +119,29 @@ class CodeableConcept(Element):
     coding: list[Coding] | None = None
     text: String | None = None
     text_ext: PrimitiveExtension = Field(None, alias="_text")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _once_per_call(
+        cls, value: Any, handler: ModelWrapValidatorHandler[CodeableConcept], info: ValidationInfo
+    ) -> CodeableConcept:
+        """A history repeats a few concepts (every Condition's clinicalStatus): validated with a `Concepts` as
+        context, a concept written as one already seen in the call is that one's model, not built again."""
+        seen = info.context
+        if not isinstance(seen, Concepts):
+            return handler(value)
+        try:  # marshal writes exact built-in types faithfully (no subclass): equal bytes, equal values and types
+            key = marshal.dumps(value)
+        except ValueError:  # another type (a dict subclass), or nested too deep
+            return handler(value)
+        concept = seen.get(key)
+        if concept is None:
+            concept = seen[key] = handler(value)  # an invalid one raises here each time, at its own location
+        return concept
+
+
+class Concepts(dict[bytes, CodeableConcept]):
+    """The concepts validated in one call, by their marshalled JSON (patient words: it lives as long as the call)."""
 
 
 class Reference(Element):

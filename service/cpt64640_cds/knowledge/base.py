@@ -6,8 +6,10 @@ Built by `loader.load()` from the validated files (model.py); nothing here decla
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TypeVar
 
 from .assertion import AssertionFile
 from .codes import (
@@ -27,6 +29,8 @@ from .codes import (
 )
 from .fields import EpisodeKind, ModalityKind, Region, Treatment
 from .words import Agent, DocumentationElement, IndicationGroup, Modality, Radiofrequency, Spine
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, eq=False)  # identity: one per process, the lexicon caches by it
@@ -100,7 +104,7 @@ class Knowledge:
         if system == self.icd10cm_system:
             return self.icd10cm_groups.get(dotted_icd10cm(code))
         if system == self.snomed_system:
-            return next((g for g in self.indication_groups if code in g.snomed), None)
+            return self._snomed_groups.get(code)
         return None
 
     def diagnosis_side(self, system: str, code: str) -> str | None:
@@ -123,10 +127,10 @@ class Knowledge:
         return system == self.icd10cm_system and dotted_icd10cm(code) in self.family_history_icd10cm
 
     def nerve_for_snomed(self, code: str) -> Nerve | None:
-        return next((n for n in self.nerves.values() if code in n.snomed), None)
+        return self._snomed_nerves.get(code)
 
     def side_for_snomed(self, code: str) -> str | None:
-        return next((s.side for s in self.sides.values() if s.snomed == code), None)
+        return self._snomed_sides.get(code)
 
     def modifier_for(self, use: str) -> str:
         """The modifier code for a use (right, left, bilateral, separate-evaluation); the loader checks each exists."""
@@ -134,18 +138,47 @@ class Knowledge:
 
     def agent_by_code(self, system: str | None, code: str | None) -> Agent | None:
         """The agent an RxNorm or SNOMED CT code names."""
-        for agent in self.agents.values():
-            if (system == self.rxnorm_system and code in agent.rxnorm) or (
-                system == self.snomed_system and code in agent.snomed
-            ):
-                return agent
-        return None
+        if code is None:
+            return None
+        if system == self.rxnorm_system:
+            return self._rxnorm_agents.get(code)
+        return self._snomed_agents.get(code) if system == self.snomed_system else None
 
     def guidance_for_code(self, code: str) -> str | None:
-        return next((g.id for g in self.guidance.values() if code in g.codes), None)
+        return self._code_guidance.get(code)
 
     def guidance_for_dicom(self, code: str) -> str | None:
-        return next((g.id for g in self.guidance.values() if code in g.dicom), None)
+        return self._dicom_guidance.get(code)
+
+    # Code -> entry indexes for the lookups above, built on first use (the worker's warm-up call) and kept: each
+    # maps a code to the first entry in data order that lists it, as walking the entries did.
+    @cached_property
+    def _snomed_groups(self) -> dict[str, IndicationGroup]:
+        return _first_by_code((code, g) for g in self.indication_groups for code in g.snomed)
+
+    @cached_property
+    def _snomed_nerves(self) -> dict[str, Nerve]:
+        return _first_by_code((code, n) for n in self.nerves.values() for code in n.snomed)
+
+    @cached_property
+    def _snomed_sides(self) -> dict[str, str]:
+        return _first_by_code((s.snomed, s.side) for s in self.sides.values())
+
+    @cached_property
+    def _rxnorm_agents(self) -> dict[str, Agent]:
+        return _first_by_code((code, a) for a in self.agents.values() for code in a.rxnorm)
+
+    @cached_property
+    def _snomed_agents(self) -> dict[str, Agent]:
+        return _first_by_code((code, a) for a in self.agents.values() for code in a.snomed)
+
+    @cached_property
+    def _code_guidance(self) -> dict[str, str]:
+        return _first_by_code((code, g.id) for g in self.guidance.values() for code in g.codes)
+
+    @cached_property
+    def _dicom_guidance(self) -> dict[str, str]:
+        return _first_by_code((code, g.id) for g in self.guidance.values() for code in g.dicom)
 
     def family(self, code: str) -> str | None:
         entry = self.codes.get(code)
@@ -166,6 +199,13 @@ class Knowledge:
         """What codes alone say was done (cryoablation, chemodenervation), the first family in data order."""
         families = {self.family(code) for code in codes}
         return next((f.treatment for f in self.families.values() if f.id in families and f.treatment), None)
+
+
+def _first_by_code(pairs: Iterable[tuple[str, _T]]) -> dict[str, _T]:
+    index: dict[str, _T] = {}
+    for code, entry in pairs:
+        index.setdefault(code, entry)
+    return index
 
 
 def dotted_icd10cm(code: str) -> str:
