@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from ..protocol.prefetch.bundles import bundle_entries
 from ..protocol.prefetch.completion import PrefetchResult
 from .checks import problems, rules_for
-from .models import MODELS, MedicationRequest, Resource, ServiceRequest
+from .models import MODELS, Concepts, MedicationRequest, Resource, ServiceRequest
 
 # What the facts and rules read. Everything else in a prefetch Bundle is skipped cheaply.
 USED_TYPES = frozenset(MODELS)
@@ -63,12 +63,14 @@ class Record:
         return self.focus is None or f"{resource.get_resource_type()}/{resource.id}" in self.focus
 
 
-def _parse(raw: Mapping[str, Any], where: str, dropped: list[Dropped]) -> Resource | None:
+def _parse(
+    raw: Mapping[str, Any], where: str, dropped: list[Dropped], concepts: Concepts | None = None
+) -> Resource | None:
     resource_type = str(raw.get("resourceType"))
     model = MODELS[resource_type]
     fields = problems(raw, rules_for(resource_type))
     try:
-        parsed = model.model_validate(raw)
+        parsed = model.model_validate(raw, context=concepts)
     except ValidationError as exc:
         fields += [".".join(str(p) for p in err["loc"]) for err in exc.errors()]
     else:
@@ -112,11 +114,12 @@ def build(context: Mapping[str, Any], focus: frozenset[str] | None, prefetch: Pr
         unavailable=prefetch.unavailable(),
         incomplete=prefetch.incomplete(),
     )
+    concepts = Concepts()  # each distinct concept of the call validated once
     for where, raw in _entries(context.get("draftOrders") or {}, "context.draftOrders"):
         if not isinstance(raw.get("resourceType"), str) or raw["resourceType"] not in USED_DRAFT_TYPES:
             record.skipped += 1  # NutritionOrder, DeviceRequest, DSTU2 types, ...
             continue
-        parsed = _parse(raw, where, record.dropped)
+        parsed = _parse(raw, where, record.dropped, concepts)
         if parsed is None:
             continue
         if isinstance(parsed, MedicationRequest):
@@ -140,7 +143,7 @@ def build(context: Mapping[str, Any], focus: frozenset[str] | None, prefetch: Pr
             identity = f"{resource_type}/{raw.get('id')}"
             if raw.get("id") and identity in seen:
                 continue  # the same resource reached through two keys
-            parsed = _parse(raw, where, record.dropped)
+            parsed = _parse(raw, where, record.dropped, concepts)
             if parsed is None:
                 continue
             record.resources.setdefault(str(resource_type), []).append(parsed)
