@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -31,8 +30,7 @@ from .protocol.prefetch.deadline import Deadline
 from .rules.catalogue import run_all
 from .rules.inputs import RuleInputs
 
-# "turn": waiting for the worker's turn to compute (the web layer's; nothing to wait for elsewhere).
-STAGES = ("contract", "prefetch", "turn", "parse", "facts", "coding", "rules", "cards")
+STAGES = ("contract", "prefetch", "parse", "facts", "coding", "rules", "cards")
 
 
 @dataclass
@@ -70,27 +68,22 @@ def run(
     logger: logging.Logger,
     allowlist: FhirAllowlist,
     bound_to: tuple[str, ...] | None = None,
-    turn: AbstractContextManager[object] | None = None,
 ) -> Result:
-    """`turn` is held from typed FHIR to cards, the stages that only compute: the prefetch stage may wait on FHIR
-    servers without it."""
     watch = _Stopwatch()
     contract.check(service.request_schema, body)
     watch.lap("contract")
     completed = complete(service, body, settings, deadline, allowlist, bound_to)
     watch.lap("prefetch")
-    with turn or nullcontext():
-        watch.lap("turn")
-        record = build(body["context"], service.focus(body["context"]), completed)
-        watch.lap("parse")
-        facts = extract(record, kb, today)
-        watch.lap("facts")
-        coded = code(facts, kb, policy)
-        watch.lap("coding")
-        findings = run_all(facts, RuleInputs(kb, policy, coded))
-        watch.lap("rules")
-        cards = _guard(render(findings, CardContext(kb, facts, record.raw)), logger)
-        watch.lap("cards")
+    record = build(body["context"], service.focus(body["context"]), completed)
+    watch.lap("parse")
+    facts = extract(record, kb, today)
+    watch.lap("facts")
+    coded = code(facts, kb, policy)
+    watch.lap("coding")
+    findings = run_all(facts, RuleInputs(kb, policy, coded))
+    watch.lap("rules")
+    cards = _guard(render(findings, CardContext(kb, facts, record.raw)), logger)
+    watch.lap("cards")
     return Result(cards, [f.rule_id for f in findings], completed, len(record.dropped), watch.ms, record)
 
 

@@ -41,8 +41,6 @@ class Environment:
         default_factory=lambda: threading.BoundedSemaphore(LARGE_CALLS_ADMITTED)
     )
     large_running: threading.Lock = field(default_factory=threading.Lock)
-    # The computing stages of a small call, one call at a time per worker (routes._turn).
-    computing: threading.Lock = field(default_factory=threading.Lock)
     # Set once a rehearsal call has gone through the whole pipeline in this process (server/warmup.py):
     # /readyz answers 200 only then.
     warm: threading.Event = field(default_factory=threading.Event)

@@ -154,7 +154,6 @@ def _answer(environment: Environment, service: CdsService, deadline: Deadline, f
         logger=environment.logger,
         allowlist=environment.allowlist,
         bound_to=issuer.fhir_servers if issuer else None,
-        turn=_turn(environment, deadline),
     )
     fields.update(rules=result.rule_ids, prefetch=result.prefetch.log_view(), cards=len(result.cards))
     _count(result)
@@ -209,25 +208,6 @@ def _admitted(environment: Environment, deadline: Deadline) -> Iterator[None]:
             environment.large_running.release()
     finally:
         environment.large_admitted.release()
-
-
-@contextmanager
-def _turn(environment: Environment, deadline: Deadline) -> Iterator[None]:
-    """A small call computes (typed FHIR to cards) only while it holds the worker's turn; the others wait theirs.
-
-    Python runs one thread at a time: four calls computing at once share the interpreter in 5 ms slices, each
-    taking about four times as long, and the last of them longer. Taking turns, each call runs to its end; the
-    same work is done in the same time, but most calls answer sooner and the slowest no later. A large call has
-    its own turn (`_admitted`) and does not make small ones wait behind it. No turn by the deadline: 503."""
-    if request.content_length is None or request.content_length > LARGE_BODY_BYTES:
-        yield
-        return
-    if not environment.computing.acquire(timeout=max(deadline.remaining(), 0)):
-        raise unavailable("busy with other calls; retry shortly", retry_after_seconds=1)
-    try:
-        yield
-    finally:
-        environment.computing.release()
 
 
 def _busy() -> ApiError:
