@@ -20,7 +20,7 @@ from cpt64640_cds.server.warmup import warm
 from cpt64640_cds.store.tables import issued_card
 from cpt64640_cds.tools.processes import Process, start_service
 
-from ..conftest import SIGN, fixture_request
+from ..conftest import SELECT, SIGN, fixture_request
 from ..hostile_servers import booted_workers, settles
 from .conftest import post_hook
 
@@ -90,15 +90,23 @@ def test_a_worker_answers_only_once_warm_and_every_worker_warms(served):
 def test_the_warm_up_leaves_no_card_rows_no_counted_call_and_no_hook_line(served):
     rows, metrics, hook_lines = served.before_any_call
     assert rows == 0
-    assert "cds_requests_total{" not in metrics
-    assert "cds_stage_seconds_count{" not in metrics
+    # The series a call moves exist from the start (at zero), for every stage of both services.
+    assert _counted(metrics, "cds_requests_total") == {f'service="{s}",status="200"': 0.0 for s in (SIGN, SELECT)}
+    assert set(_counted(metrics, "cds_stage_seconds_count").values()) == {0.0}
+    assert len(_counted(metrics, "cds_stage_seconds_count")) == 2 * len(STAGES)
     assert hook_lines == 0
     # The same checks after one real call: it leaves all three.
     server = served.server
     assert post_hook(server.base_url, SIGN, fixture_request("order-sign-lfcn-left-prefetched")).status_code == 200
     assert settles(10, lambda: _card_rows(served.database_url) > 0)
-    assert "cds_requests_total{" in requests.get(f"{server.base_url}/metrics", timeout=10).text
+    after = requests.get(f"{server.base_url}/metrics", timeout=10).text
+    assert _counted(after, "cds_requests_total")[f'service="{SIGN}",status="200"'] == 1.0
     assert settles(5, lambda: len(_events(server, "hook")) > 0)
+
+
+def _counted(exposition: str, name: str) -> dict[str, float]:
+    """The samples of one metric: labels → value."""
+    return {match[1]: float(match[2]) for match in re.finditer(rf"^{name}\{{(.*?)\}} (\S+)$", exposition, re.MULTILINE)}
 
 
 def test_hook_answers_time_every_stage_and_metrics_keep_the_histograms(served):

@@ -9,7 +9,8 @@ worker before it accepts a connection (gunicorn's post_worker_init), which sets 
 A rehearsal is `pipeline.run` alone: no route, so nothing is written to the store, counted in /metrics or logged
 as a hook call. Its requests (rehearsal/*.json, package data) are synthetic patients from fhir-fixtures/ehr with
 their prefetch filled in and no fhirServer, so nothing is fetched and no thread is started: the master stays
-safe to fork.
+safe to fork. What the route adds around the pipeline is readied in the worker without a hook call: its metric
+series, created at zero, and Flask's request handling, by a liveness check (/healthz, which changes nothing).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from ..logs import event
 from ..protocol.declarations import CdsService
 from ..protocol.prefetch.allowlist import FhirAllowlist
 from ..protocol.prefetch.deadline import Deadline
+from ..rules.catalogue import active_rules
+from ..web import metrics
 from ..web.environment import EXTENSION, Environment
 
 REHEARSALS = Path(__file__).parent / "rehearsal"  # one request per service: <service id>.json
@@ -98,6 +101,8 @@ def warm(app: Flask) -> bool:
         logger=environment.logger,
     ):
         return False
+    metrics.start_at_zero(environment.services, active_rules(environment.kb))
+    app.test_client().get("/healthz")  # Flask's request machinery, imported and built on first use
     _settle_collector()
     environment.warm.set()
     event(environment.logger, "warm", durationMs=round((time.perf_counter() - started) * 1000))

@@ -9,6 +9,8 @@ PROMETHEUS_MULTIPROC_DIR at a fresh folder before the workers fork, so `/metrics
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
+from typing import get_args
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -18,6 +20,10 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client import multiprocess as prometheus_multiprocess
+
+from ..pipeline import STAGES
+from ..protocol.declarations import CdsService
+from ..protocol.prefetch.completion import Source
 
 REQUESTS = Counter("cds_requests_total", "Hook calls answered", ["service", "status"])
 LATENCY = Histogram(
@@ -46,6 +52,23 @@ FEEDBACK = Counter("cds_feedback_total", "Feedback items received", ["service", 
 # "queue-full" or "store-failed": the cards went out, their records (which let feedback name a rule) did not.
 CARD_RECORDS_DROPPED = Counter("cds_card_records_dropped_total", "Card records not written, by reason", ["reason"])
 FEEDBACK_UNAVAILABLE = Counter("cds_feedback_unavailable_total", "Feedback posts answered 503: the store failed")
+
+
+def start_at_zero(services: Mapping[str, CdsService], rule_ids: Iterable[str]) -> None:
+    """Every series a successful hook call moves, created at zero before the worker takes traffic: a dashboard
+    sees them from the start (Prometheus's advice for labelled metrics), and a worker's first call does not pay
+    for creating them (in multiprocess mode a histogram series costs about 0.4 ms, a call moves about twenty)."""
+    for service in services.values():
+        REQUESTS.labels(service.id, "200")
+        LATENCY.labels(service.id)
+        for stage in STAGES:
+            STAGE_LATENCY.labels(service.id, stage)
+        for key in service.prefetch:
+            FETCH.labels(key)
+            for source in get_args(Source):
+                PREFETCH.labels(key, source)
+    for rule_id in rule_ids:
+        RULES.labels(rule_id)
 
 
 def exposition() -> tuple[bytes, str]:
