@@ -10,7 +10,7 @@ import pytest
 
 from cpt64640_cds.knowledge.loader import load
 from cpt64640_cds.reading.lexicon import lexicon
-from cpt64640_cds.reading.sites import FUZZY_CUTOFF, _correction, read_sentences, read_sites
+from cpt64640_cds.reading.sites import FUZZY_CUTOFF, _correction, known_word_corrections, read_sentences, read_sites
 
 KB = load()
 LFCN, GON, LON = "lateral-femoral-cutaneous", "greater-occipital", "lesser-occipital"
@@ -170,6 +170,15 @@ def test_the_letter_bound_rules_out_no_correction_difflib_would_make():
     assert corrected == {w: _closest_by_difflib(w) for w in misspelt}
     assert corrected["occipitl"] == "occipital" and corrected["procedure"] == "procedure"
     assert sum(word != correction for word, correction in corrected.items()) > len(misspelt) // 2
+
+
+def test_the_knowledge_bases_own_words_are_corrected_once_and_as_any_word_is():
+    known = known_word_corrections(lexicon(KB))
+    assert {"chemical", "aqueous", "phenol", "ultrasound", "guided", "neurolysis"} <= known.keys()
+    assert known == {word: _correction(word, lexicon(KB)) for word in known}
+    assert known is known_word_corrections(lexicon(KB))  # worked out once per process
+    # An order written in those words needs no correction worked out during the call.
+    assert [m.words for m in read_sites("chemical neurolysis left lfcn aqueous phenol", KB).targets] == ["lfcn"]
 
 
 def test_a_note_read_sentence_by_sentence_keeps_identified_nerves_apart_from_the_target():
