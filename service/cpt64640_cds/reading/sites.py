@@ -321,18 +321,19 @@ def _unique(mentions: list[NerveMention]) -> tuple[NerveMention, ...]:
 
 
 class _Corrector:
-    """Misspelt nerve-name words corrected, each word looked up once per text (and kept no longer: patient
-    words are never cached across calls)."""
+    """Misspelt nerve-name words corrected: the knowledge base's own words from the per-process table, any other
+    word worked out once per text and kept no longer (patient words are never cached across calls)."""
 
     def __init__(self, kb: Knowledge):
         self._lexicon = lexicon(kb)
+        self._kb_words = known_word_corrections(self._lexicon)
         self._known: dict[str, str] = {}
 
     def __call__(self, normal: str) -> str:
         return " ".join(self._correction(word) for word in normal.split())
 
     def _correction(self, word: str) -> str:
-        known = self._known.get(word) or known_word_corrections(self._lexicon).get(word)
+        known = self._kb_words.get(word) or self._known.get(word)
         if known is None:
             known = self._known[word] = _correction(word, self._lexicon)
         return known

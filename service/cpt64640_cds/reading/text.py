@@ -221,23 +221,21 @@ def _read(text: str, field_name: str, kb: Knowledge) -> TextFindings:
         if agents:
             found.agents += _agents(normal, agents, field_name, kb)
         normals.append(normal)
-        if phrases:
+        if phrases:  # what each index finds goes into a set of its own: the order they run in changes nothing
             modalities = statuses.kept(lex.modalities.find(normal), "modality")
             found.modalities |= {kb.modalities[m.key].modality for m in modalities}
             found.neurolysis |= bool(statuses.kept(lex.neurolysis.find(normal), "procedure"))
             found.guidance |= {m.key for m in statuses.kept(lex.guidance.find(normal), "guidance")}
-        sites = chemo_sites(normal, lex)
-        kept_sites = {id(m) for m in statuses.kept((m for m, _ in sites), "muscle")}
-        found.chemo_sites.extend((m.key, side) for m, side in sites if id(m) in kept_sites)
-        if phrases:
             found.confirmation |= {m.key for m in statuses.kept(confirmations, "confirmation")}
             conservative = statuses.kept(lex.conservative.find(normal), "care", _CONSERVATIVE)
             found.conservative |= {m.key for m in conservative}
+            found.indications |= {m.key for m in statuses.kept(lex.indications.find(normal), "indication")}
+        sites = chemo_sites(normal, lex)
+        kept_sites = {id(m) for m in statuses.kept((m for m, _ in sites), "muscle")}
+        found.chemo_sites.extend((m.key, side) for m, side in sites if id(m) in kept_sites)
         relief = kb.relief_pattern.search(normal)
         if relief and statuses.of(Match("relief", relief.start(), relief.end())) in _CONSERVATIVE:
             found.conservative.add("relief")
-        if phrases:
-            found.indications |= {m.key for m in statuses.kept(lex.indications.find(normal), "indication")}
         lex.spine.read(normal, found)
     _attach_loose_volume(found, loose_volumes)
     if found.modalities & RADIOFREQUENCY:  # "lesioning" or "42 C" mean nothing in a text that names no radiofrequency
