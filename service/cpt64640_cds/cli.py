@@ -91,8 +91,8 @@ def _replay(args: argparse.Namespace) -> int:
 def _feedback_report(args: argparse.Namespace) -> int:
     from .store.store import Store
 
-    settings = Settings.from_env(**({"database_url": args.database_url} if args.database_url else {}))
-    store = Store(settings.database_url, timeout_ms=max(settings.database_timeout_ms, 60_000))  # an offline report
+    settings = Settings.from_env(serving=False, **({"database_url": args.database_url} if args.database_url else {}))
+    store = Store(settings.store_url, timeout_ms=max(settings.database_timeout_ms, 60_000))  # an offline report
     try:
         rules = store.report()
     finally:

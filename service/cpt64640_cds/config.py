@@ -22,7 +22,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 2
-    database_url: str = "sqlite:///" + str(Path("var") / "cpt64640.sqlite3")
+    # Where state lives (the embedded SQLite file): empty means `default_data_dir()`.
+    data_dir: str = ""
+    database_url: str = ""  # empty: the SQLite file `cpt64640.sqlite3` in the data directory
+    # Issued-card and feedback rows older than this are deleted by `cpt64640 db prune` and at each start.
+    retention_days: int = 365
     log_level: str = "INFO"
     # One budget for the whole hook call; each FHIR fetch also has its own connect/read timeouts.
     request_deadline_ms: int = 2000
@@ -60,7 +64,11 @@ class Settings:
     max_json_depth: int = 64
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, serving: bool = True, **overrides: object
+    ) -> Settings:
+        """`serving=False` for the offline commands (reports, `db`, replay): they take no client calls, so
+        the client-authentication settings are not needed."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for f in fields(cls):
@@ -69,22 +77,31 @@ class Settings:
                 values[f.name] = _convert(name, env[name], f.type)
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
-        settings.check()
+        settings.check(serving=serving)
         return settings
 
     @property
     def development(self) -> bool:
         return self.auth == "off"
 
-    def check(self) -> None:
+    @property
+    def state_dir(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve() if self.data_dir else default_data_dir()
+
+    @property
+    def store_url(self) -> str:
+        """The database the store uses: DATABASE_URL, or the SQLite file in the data directory."""
+        return self.database_url or "sqlite:///" + str(self.state_dir / "cpt64640.sqlite3")
+
+    def check(self, *, serving: bool = True) -> None:
         if self.auth not in ("required", "off"):
             raise ConfigError("CDS_AUTH must be required or off")
-        if self.auth == "required" and not (self.trusted_issuers or self.sandbox_issuer):
+        if serving and self.auth == "required" and not (self.trusted_issuers or self.sandbox_issuer):
             raise ConfigError(
                 "CDS_AUTH=required needs CDS_TRUSTED_ISSUERS (a trusted-issuers JSON file); "
                 "for local development set CDS_AUTH=off"
             )
-        if self.auth == "required" and not self.public_base_urls:
+        if serving and self.auth == "required" and not self.public_base_urls:
             raise ConfigError(
                 "CDS_AUTH=required needs CDS_PUBLIC_BASE_URL (the base URL, or comma-separated URLs, clients call): "
                 "the JWT audience is never taken from the request's Host header"
@@ -106,7 +123,13 @@ class Settings:
         for name in ("request_deadline_ms", "fhir_connect_timeout_ms", "fhir_read_timeout_ms", "database_timeout_ms"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{_ENV_NAMES[name]} must be a positive number of milliseconds")
-        for name in ("fhir_max_call_bytes", "fhir_fetch_threads", "max_requests", "max_feedback_items"):
+        for name in (
+            "fhir_max_call_bytes",
+            "fhir_fetch_threads",
+            "max_requests",
+            "max_feedback_items",
+            "retention_days",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{_ENV_NAMES[name]} must be at least 1")
         if self.fhir_max_pages < 1:
@@ -115,11 +138,23 @@ class Settings:
             raise ConfigError("CDS_CORS_ORIGINS must name at least one origin (or *)")
 
 
+def default_data_dir() -> Path:
+    """`var/` of the checkout when the package runs from one (an editable install, `make run`); otherwise the
+    per-user state folder of the XDG base-directory convention, whatever directory a command runs in."""
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "service" / "cpt64640_cds").is_dir():
+        return checkout / "var"
+    state_home = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state_home) / "cpt64640"
+
+
 _ENV_NAMES = {
     "host": "HOST",
     "port": "PORT",
     "workers": "WORKERS",
+    "data_dir": "CDS_DATA_DIR",
     "database_url": "DATABASE_URL",
+    "retention_days": "CDS_RETENTION_DAYS",
     "log_level": "LOG_LEVEL",
     "request_deadline_ms": "CDS_REQUEST_DEADLINE_MS",
     "fhir_connect_timeout_ms": "CDS_FHIR_CONNECT_TIMEOUT_MS",

@@ -61,7 +61,7 @@ def serve(settings: Settings) -> int:
         )
         event(logger, "front-missing", logging.WARNING, note="no nginx: slow clients can exhaust the workers")
     kb = load()  # fail before forking workers when a knowledge file is broken
-    Store(settings.database_url, timeout_ms=settings.database_timeout_ms).close()  # tables, before workers race
+    Store(settings.store_url, timeout_ms=settings.database_timeout_ms).close()  # tables, before workers race
     policy = ModifierPolicy.of(kb, settings.distinct_modifier, settings.bilateral_modifier_50)
     rehearse(
         all_services(),

@@ -36,7 +36,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     logger = configure(settings.log_level)
-    store = Store(settings.database_url, timeout_ms=settings.database_timeout_ms, on_cards_dropped=cards_dropped)
+    store = Store(settings.store_url, timeout_ms=settings.database_timeout_ms, on_cards_dropped=cards_dropped)
     kb = load_knowledge()
     app.extensions[EXTENSION] = Environment(
         settings=settings,
