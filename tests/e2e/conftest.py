@@ -25,6 +25,7 @@ from cpt64640_cds.tools.processes import Process, launch_fhir_server, start_serv
 from cpt64640_cds.web.app import create_app
 
 from ..conftest import FIXTURES, SIGN
+from ..postgres import postgres  # noqa: F401  (a fixture: a private PostgreSQL cluster per module)
 
 # Tests run the service in development mode unless a test asks for authentication (e2e/test_security.py).
 os.environ["CDS_AUTH"] = "off"

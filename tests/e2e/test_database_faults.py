@@ -11,15 +11,8 @@ counts return to their baseline; every feedback post acknowledged with a 200 is 
 from __future__ import annotations
 
 import contextlib
-import glob
 import json
-import os
-import pwd
-import shutil
-import signal
 import sqlite3
-import subprocess
-import tempfile
 import threading
 import time
 import uuid
@@ -36,73 +29,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from cpt64640_cds.store.store import Store
 from cpt64640_cds.store.tables import issued_card
 from cpt64640_cds.tools.hook_requests import with_prefetch
-from cpt64640_cds.tools.processes import Process, free_port, start_service
+from cpt64640_cds.tools.processes import Process, start_service
 from cpt64640_cds.web.app import create_app
 
 from ..conftest import SIGN, fixture_request
+from ..postgres import as_postgres
 from .conftest import post_hook, prefetch_from
 
 DEADLINE = 1.5  # CDS_REQUEST_DEADLINE_MS of tools.processes.start_service
 DATABASE_TIMEOUT = 1.0  # CDS_DATABASE_TIMEOUT_MS, its default
 MARGIN = 0.5
-
-
-class PrivatePostgres:
-    """A PostgreSQL cluster of our own, which the tests may freeze (SIGSTOP) and thaw (SIGCONT)."""
-
-    def __init__(self, folder: Path, port: int):
-        self.folder = folder
-        self.port = port
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-
-    def processes(self) -> list[int]:
-        postmaster = int((self.folder / "data" / "postmaster.pid").read_text().split()[0])
-        children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split()
-        return [postmaster, *map(int, children)]
-
-    @contextlib.contextmanager
-    def frozen(self) -> Iterator[None]:
-        stopped = self.processes()
-        for pid in stopped:
-            os.kill(pid, signal.SIGSTOP)
-        try:
-            yield
-        finally:
-            for pid in stopped:
-                os.kill(pid, signal.SIGCONT)
-
-
-def _as_postgres(command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["su", "postgres", "-s", "/bin/sh", "-c", command], capture_output=True, text=True, timeout=60, check=True
-    )
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PrivatePostgres]:
-    binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    if not binaries:
-        pytest.skip("PostgreSQL server binaries are not installed (/usr/lib/postgresql/*/bin; scripts/system-deps)")
-    try:
-        owner = pwd.getpwnam("postgres")
-    except KeyError:
-        pytest.skip("no postgres user to run a private PostgreSQL as")
-    bin_dir = Path(binaries[-1]).parent
-    folder = Path(tempfile.mkdtemp(prefix="cpt64640-pg-"))
-    os.chown(folder, owner.pw_uid, owner.pw_gid)
-    port = free_port()
-    _as_postgres(f"{bin_dir}/initdb -D {folder}/data -A trust -U postgres --no-sync -E UTF8 > /dev/null")
-    server = f"-p {port} -k {folder} -h 127.0.0.1 -c fsync=off -c max_connections=60"
-    _as_postgres(f"{bin_dir}/pg_ctl -D {folder}/data -l {folder}/log -w -o '{server}' start > /dev/null")
-    cluster = PrivatePostgres(folder, port)
-    try:
-        yield cluster
-    finally:
-        with contextlib.suppress(ProcessLookupError, FileNotFoundError):
-            for pid in cluster.processes():
-                os.kill(pid, signal.SIGCONT)
-        _as_postgres(f"{bin_dir}/pg_ctl -D {folder}/data -m immediate stop > /dev/null")
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _hook_body() -> dict[str, Any]:
@@ -289,7 +225,7 @@ def test_the_replay_store_raises_within_its_timeout_on_a_frozen_server(postgres)
 
 def test_a_worker_started_during_an_outage_serves_hooks(postgres):
     """gunicorn halts when a worker fails to boot: creating the app must not need the database."""
-    _as_postgres(f"psql -h 127.0.0.1 -p {postgres.port} -U postgres -qc 'create database fresh'")
+    as_postgres(f"psql -h 127.0.0.1 -p {postgres.port} -U postgres -qc 'create database fresh'")
     url = postgres.url.rsplit("/", 1)[0] + "/fresh"
     with postgres.frozen():
         started = time.monotonic()
