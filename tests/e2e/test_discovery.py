@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import cpt64640_cds
 from cpt64640_cds.knowledge.loader import load
 from cpt64640_cds.protocol import contract
 from cpt64640_cds.tools.hook_requests import null_prefetch
@@ -26,7 +27,8 @@ def test_discovery_lists_both_services(client):
     assert services[SELECT]["hook"] == "order-select"
     version = client.get("/healthz").get_json()["ruleSetVersion"]
     for service in services.values():
-        assert service["extension"]["cpt64640-cds.ruleSetVersion"] == version
+        assert service["extension"]["cpt64640-cds.version"] == cpt64640_cds.__version__
+        assert service["extension"]["cpt64640-cds.ruleSetVersion"] == version == KB.version
         # The rules whose cards the service issues: the topic codes an integrator will see, in card order.
         rules = service["extension"]["cpt64640-cds.rules"]
         assert [r["id"] for r in rules] == [r.id for r in KB.rules.values() if r.status == "active"]
@@ -53,7 +55,7 @@ def test_prefetch_asks_for_what_the_rules_read_with_2_0_tokens_only(client):
         assert not any("Practitioner/{{context.userId}}" in t for t in prefetch.values())
 
 
-def test_healthz(client):
+def test_healthz_names_the_package_and_rule_set_versions(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json()["status"] == "ok"
+    assert response.get_json() == {"status": "ok", "version": cpt64640_cds.__version__, "ruleSetVersion": KB.version}

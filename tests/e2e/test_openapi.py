@@ -26,6 +26,7 @@ from openapi_spec_validator.validation import OpenAPIV31SpecValidator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+import cpt64640_cds
 from cpt64640_cds.protocol import contract
 from cpt64640_cds.tools.hook_requests import null_prefetch
 
@@ -130,7 +131,12 @@ def test_document_lists_every_discovered_service(client, document):
         assert set(body["properties"]["prefetch"]["properties"]) == set(service["prefetch"])
         assert set(call["responses"]) == {"200", "400", "401", "404", "412", "413"}
     assert set(document["paths"]) == expected
-    assert document["info"]["version"] == client.get("/healthz").get_json()["ruleSetVersion"]
+    health = client.get("/healthz").get_json()
+    assert (document["info"]["version"], document["info"]["x-rule-set-version"]) == (
+        health["version"],
+        health["ruleSetVersion"],
+    )
+    assert health["version"] == cpt64640_cds.__version__
 
 
 def test_cds_routes_document_the_bearer_jwt_and_operations_routes_are_open(document):

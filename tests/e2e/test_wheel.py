@@ -1,5 +1,6 @@
 """The built wheel: one import package, `cpt64640_cds`, with its data, that serves from outside the repository;
-no top-level `service` module, neither installed nor importable from the checkout."""
+no top-level `service` module, neither installed nor importable from the checkout. The wheel and the sdist both
+carry LICENSE and NOTICE, named in their metadata (PEP 639)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 import zipfile
 from pathlib import Path
@@ -38,10 +40,17 @@ def _checkout(target: Path) -> Path:
     return target
 
 
+LICENCE_FILES = ("LICENSE", "NOTICE")
+
+
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
+def source(tmp_path_factory) -> Path:
+    return _checkout(tmp_path_factory.mktemp("checkout"))
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory, source) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    source = _checkout(tmp_path_factory.mktemp("checkout"))
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-q", "-w", str(out)],
         check=True,
@@ -50,6 +59,29 @@ def wheel(tmp_path_factory) -> Path:
     )
     [built] = out.glob("cpt64640_cds-*.whl")
     return built
+
+
+@pytest.fixture(scope="module")
+def sdist(tmp_path_factory, source) -> Path:
+    out = tmp_path_factory.mktemp("sdist")
+    # The PEP 517 hook itself: the `build` front end is not a dependency, and the backend is installed (dev).
+    subprocess.run(
+        [sys.executable, "-c", f"from setuptools import build_meta; build_meta.build_sdist({str(out)!r})"],
+        cwd=source,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    [built] = out.glob("cpt64640_cds-*.tar.gz")
+    return built
+
+
+def _licence_metadata(metadata: str) -> tuple[list[str], list[str]]:
+    lines = metadata.split("\n\n")[0].splitlines()  # the headers, not the README after them
+    return (
+        [line.partition(": ")[2] for line in lines if line.startswith("License-Expression: ")],
+        [line.partition(": ")[2] for line in lines if line.startswith("License-File: ")],
+    )
 
 
 def test_the_wheel_holds_one_package_with_its_data(wheel):
@@ -119,6 +151,25 @@ def test_the_installed_wheel_serves_from_outside_the_repository(wheel, tmp_path)
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def test_the_wheel_carries_the_licence_and_the_notice(wheel):
+    archive = zipfile.ZipFile(wheel)
+    info = f"cpt64640_cds-{cpt64640_cds.__version__}.dist-info"
+    for name in LICENCE_FILES:
+        assert archive.read(f"{info}/licenses/{name}") == (ROOT / name).read_bytes()
+    assert _licence_metadata(archive.read(f"{info}/METADATA").decode()) == (["Apache-2.0"], list(LICENCE_FILES))
+
+
+def test_the_sdist_carries_the_licence_and_the_notice(sdist):
+    top = f"cpt64640_cds-{cpt64640_cds.__version__}"
+    with tarfile.open(sdist) as archive:
+        for name in LICENCE_FILES:
+            member = archive.extractfile(f"{top}/{name}")
+            assert member is not None and member.read() == (ROOT / name).read_bytes()
+        info = archive.extractfile(f"{top}/PKG-INFO")
+        assert info is not None
+        assert _licence_metadata(info.read().decode()) == (["Apache-2.0"], list(LICENCE_FILES))
 
 
 @pytest.mark.parametrize("where", [ROOT, Path("/")])

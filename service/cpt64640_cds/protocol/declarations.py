@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .. import __version__
 from ..knowledge.base import Knowledge
 from .prefetch.templates import ALLOWED_TOKEN, tokens
 
@@ -49,7 +50,8 @@ class CdsService:
                     raise ValueError(f"service {self.id}: prefetch {key} uses a token CDS Hooks 2.0 forbids: {token}")
 
     def discovery(self, kb: Knowledge) -> dict[str, Any]:
-        """This service in discovery: the declaration, the rule-set version and the rules whose cards it issues."""
+        """This service in discovery: the declaration, the package and rule-set versions and the rules whose cards
+        it issues."""
         rules = [
             {"id": r.id, "title": r.title, "indicator": r.indicator} for r in kb.rules.values() if r.status == "active"
         ]
@@ -61,6 +63,7 @@ class CdsService:
             "usageRequirements": self.usage_requirements,
             "prefetch": {key: spec.template for key, spec in self.prefetch.items()},
             "extension": {
+                "cpt64640-cds.version": __version__,
                 "cpt64640-cds.ruleSetVersion": kb.version,
                 "cpt64640-cds.rules": rules,
                 "cpt64640-cds.requiredPrefetch": [k for k, spec in self.prefetch.items() if spec.required],

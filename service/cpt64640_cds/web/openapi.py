@@ -55,8 +55,12 @@ FEEDBACK_RESULT: dict[str, Any] = {
 
 HEALTH: dict[str, Any] = {
     "type": "object",
-    "required": ["status", "ruleSetVersion"],
-    "properties": {"status": {"const": "ok"}, "ruleSetVersion": {"type": "string"}},
+    "required": ["status", "version", "ruleSetVersion"],
+    "properties": {
+        "status": {"const": "ok"},
+        "version": {"type": "string", "description": "The package version (CHANGELOG.md)."},
+        "ruleSetVersion": {"type": "string", "description": "The rule set's version (docs/rules.md)."},
+    },
 }
 
 READINESS: dict[str, Any] = {
@@ -186,7 +190,7 @@ def _service_paths(service: dict[str, Any], schemas: dict[str, Any]) -> dict[str
     return {f"/cds-services/{service_id}": {"post": call}, f"/cds-services/{service_id}/feedback": {"post": feedback}}
 
 
-def document(services: list[dict[str, Any]], version: str) -> dict[str, Any]:
+def document(services: list[dict[str, Any]], version: str, rule_set_version: str) -> dict[str, Any]:
     schemas = copy.deepcopy(_contract_schemas())
     paths: dict[str, Any] = {
         "/cds-services": {
@@ -205,7 +209,7 @@ def document(services: list[dict[str, Any]], version: str) -> dict[str, Any]:
         "get": {
             "operationId": "healthz",
             "tags": ["Operations"],
-            "summary": "Liveness and the rule-set version",
+            "summary": "Liveness, the package version and the rule-set version",
             "responses": {"200": {"description": "Up.", **_json("Health")}},
         }
     }
@@ -246,9 +250,11 @@ def document(services: list[dict[str, Any]], version: str) -> dict[str, Any]:
         "info": {
             "title": "cpt64640-cds",
             "version": version,
+            "x-rule-set-version": rule_set_version,
             "summary": "CDS Hooks 2.0 coding assistant for CPT 64640",
-            "description": "The version is the rule-set version. Request and card schemas are the ones in hooks/, "
-            "enforced at run time; every non-2xx answer is a FHIR OperationOutcome.",
+            "description": f"The version is the package's (CHANGELOG.md); the rules are rule set {rule_set_version} "
+            "(x-rule-set-version, docs/rules.md). Request and card schemas are the ones in hooks/, enforced at run "
+            "time; every non-2xx answer is a FHIR OperationOutcome.",
         },
         "tags": [{"name": "CDS Hooks"}, {"name": "Operations"}],
         "paths": paths,

@@ -16,7 +16,7 @@ from flask import Blueprint, Response, g, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from .. import pipeline
+from .. import __version__, pipeline
 from ..errors import ApiError, Issue, unavailable
 from ..logs import LOGGER_NAME, event
 from ..protocol import contract
@@ -74,7 +74,7 @@ def discovery() -> Response:
 def openapi_document() -> Response:
     environment = env()
     services = [s.discovery(environment.kb) for s in environment.services.values()]
-    return json_response(openapi.document(services, environment.kb.version))
+    return json_response(openapi.document(services, __version__, environment.kb.version))
 
 
 @bp.get("/metrics")
@@ -86,7 +86,7 @@ def metrics_endpoint() -> Response:
 @bp.get("/healthz")
 def healthz() -> Response:
     environment = env()
-    return json_response({"status": "ok", "ruleSetVersion": environment.kb.version})
+    return json_response({"status": "ok", "version": __version__, "ruleSetVersion": environment.kb.version})
 
 
 @bp.get("/readyz")
