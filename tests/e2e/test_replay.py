@@ -1,13 +1,13 @@
-"""`cpt64640 replay` on single scenarios: both modes with HTML and JUnit reports, a broken golden fails with a
-readable diff, goldens can be rewritten, a running service can be the target, a plain Bundle is replayed, and the
-HTML report reads well in a real browser. The whole corpus runs once per mode in test_scenarios.py."""
+"""`cpt64640 replay` on single scenarios: both modes with HTML and JUnit reports, a wrong golden fails in a coder's
+words (terminal and report), text is escaped in the report, goldens can be rewritten, a running service can be the
+target, a plain Bundle is replayed, and the HTML report reads well in a real browser. The whole corpus runs once
+per mode in test_scenarios.py."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +20,7 @@ from cpt64640_cds.cli import main
 
 from ..conftest import FIXTURES
 
+TIMES = "\N{MULTIPLICATION SIGN}"  # "64640-LT x 1": units, as a coder writes them
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 
 
@@ -72,19 +73,60 @@ def _copy_scenario(tmp_path: Path, name: str) -> Path:
     return target
 
 
-def test_broken_golden_fails_with_a_readable_diff(tmp_path):
-    folder = _copy_scenario(tmp_path, "line-two-nerves-same-side")
-    golden = json.loads((folder / "expected.json").read_text())
+def test_a_wrong_golden_is_told_in_a_coders_words_on_the_terminal_and_in_the_report(tmp_path):
+    two_nerves = _copy_scenario(tmp_path, "line-two-nerves-same-side")
+    golden = json.loads((two_nerves / "expected.json").read_text())
     card = next(c for c in golden["cards"] if c["topic"] == "line-suggestion")
     second = next(line for line in card["lines"] if "59" in line[1])
     second[1] = ["LT"]  # drop the 59 the policy puts on the second line
-    (folder / "expected.json").write_text(json.dumps(golden))
-    result = _replay(str(tmp_path / "scenarios"))
+    (two_nerves / "expected.json").write_text(json.dumps(golden))
+    lfcn = tmp_path / "scenarios" / "line-lfcn-phenol-left"
+    shutil.copytree(FIXTURES / "scenarios" / lfcn.name, lfcn)
+    golden = json.loads((lfcn / "expected.json").read_text())
+    golden["cards"][0]["lines"][0][1] = ["RT"]  # a side the record does not have
+    (lfcn / "expected.json").write_text(json.dumps(golden))
+
+    result = _replay(str(tmp_path / "scenarios"), "--html", str(tmp_path / "report.html"))
     assert result.returncode == 1
+    told = [
+        f"line-suggestion card: expected line: 64640-RT {TIMES} 1, left lateral femoral cutaneous nerve, on G57.12"
+        f" / got line: 64640-LT {TIMES} 1, left lateral femoral cutaneous nerve, on G57.12",
+        f"line-suggestion card: expected line: 64640-LT {TIMES} 1, left musculocutaneous nerve, on no diagnosis"
+        f" / got line: 64640-LT-59 {TIMES} 1, left musculocutaneous nerve, on no diagnosis",
+    ]
     assert "FAIL line-two-nerves-same-side [prefetch]" in result.stdout
-    assert "--- golden" in result.stdout and "+++ prefetch" in result.stdout
-    assert re.search(r'^\+ +"59"$', result.stdout, re.M)  # the modifier the service adds that the golden lacks
-    assert "0 of 1 scenarios pass" in result.stdout
+    assert "0 of 2 scenarios pass" in result.stdout
+    page = (tmp_path / "report.html").read_text()
+    for words in told:
+        assert f"  {words}\n" in result.stdout
+        assert f"<li>{words}</li>" in page
+    assert '"64640"' not in result.stdout and "[[" not in page  # no JSON arrays for a coder to decode
+
+
+def test_a_missing_card_is_named_and_its_lines_listed(tmp_path):
+    folder = _copy_scenario(tmp_path, "line-lfcn-phenol-left")
+    (folder / "expected.json").write_text('{"cards": []}')
+    result = _replay(str(tmp_path / "scenarios"), "--mode", "both")
+    assert result.returncode == 1
+    for mode in ("prefetch", "fetch"):
+        failure = result.stdout.split(f"FAIL line-lfcn-phenol-left [{mode}]")[1].split("FAIL")[0]
+        assert "line-suggestion card: expected card: none / got card: line-suggestion (info)" in failure
+        assert (
+            f"expected line: none / got line: 64640-LT {TIMES} 1, left lateral femoral cutaneous nerve, on G57.12"
+            in failure
+        )
+
+
+def test_card_text_is_escaped_in_the_report(tmp_path):
+    folder = _copy_scenario(tmp_path, "line-lfcn-phenol-left")
+    meta = json.loads((folder / "scenario.json").read_text())
+    meta["description"] = '<script>alert("x")</script> & <b>bold</b>'
+    (folder / "scenario.json").write_text(json.dumps(meta))
+    result = _replay(str(tmp_path / "scenarios"), "--html", str(tmp_path / "report.html"))
+    assert result.returncode == 0, result.stdout
+    page = (tmp_path / "report.html").read_text()
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in page
+    assert "<script" not in page and "<b>bold" not in page
 
 
 def test_update_golden_rewrites_the_expectation(tmp_path):

@@ -10,7 +10,6 @@ around a draft order. A Bundle file given on its own is replayed the same way, w
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 import uuid
 from dataclasses import dataclass
@@ -56,12 +55,6 @@ def _normalize_expected(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for c in cards
     ]
     return sorted(filled, key=lambda c: (c["topic"], json.dumps(c["lines"])))
-
-
-def diff(expected: list[dict[str, Any]], actual: list[dict[str, Any]], labels: tuple[str, str]) -> str:
-    a = json.dumps(expected, indent=2).splitlines()
-    b = json.dumps(actual, indent=2).splitlines()
-    return "\n".join(difflib.unified_diff(a, b, fromfile=labels[0], tofile=labels[1], lineterm=""))
 
 
 def _load(path: Path) -> Any:
