@@ -34,7 +34,7 @@ _TEMP = re.compile(r"^(?P<indent>[ \t]*)(?P<kind>\w+)_temp_path\s+[^;]+;", re.M)
 def render(conf: Path, upstreams: list[str], listen: str, folder: Path) -> Path:
     """`conf` rewritten into `folder`/nginx.conf: the upstream servers (each keeping the first server line's
     parameters, max_fails and fail_timeout), the listen address (host:port), pid, temp folders and access log in
-    `folder`, in the foreground. Returns the new file's path."""
+    `folder`, the workers' user, in the foreground. Returns the new file's path."""
     text = conf.read_text(encoding="utf-8")
     upstream = _UPSTREAM.search(text)
     listens = _LISTEN.findall(text)
@@ -49,7 +49,9 @@ def render(conf: Path, upstreams: list[str], listen: str, folder: Path) -> Path:
     text = _TEMP.sub(lambda m: f"{m.group('indent')}{m.group('kind')}_temp_path {folder / m.group('kind')};", text)
     text = re.sub(r"^pid\s+[^;]+;", f"pid {folder / 'nginx.pid'};", text, flags=re.M)
     text = re.sub(r"access_log\s+/dev/stdout", f"access_log {folder / 'access.log'}", text)
-    # As root nginx would drop its workers to `nobody`, who cannot use the folder: they run as whoever runs this.
+    # The image's `nginx` user may not exist here: as root the workers run as whoever runs this (they use the
+    # folder); otherwise nginx runs as that user anyway, and a user directive would only be warned about.
+    text = re.sub(r"^user\s+[^;]+;\n", "", text, flags=re.M)
     root = os.geteuid() == 0
     user = f"user {pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name};\n" if root else ""
     out = folder / "nginx.conf"
