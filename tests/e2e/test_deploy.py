@@ -31,7 +31,7 @@ from cpt64640_cds.tools.processes import Process, free_port, start_service
 from cpt64640_cds.tools.slow_clients import SlowClients
 
 from ..conftest import ROOT, SIGN, fixture_request
-from ..deploy_proxy import CONF, NGINX, render, running_proxy
+from ..deploy_proxy import CONF, NGINX, Proxy, render, running_proxy
 from .conftest import post_hook
 
 DEPLOY = ROOT / "deploy"
@@ -278,6 +278,18 @@ def test_the_proxy_keeps_the_built_in_fronts_limits_and_error_pages():
     assert front._error_pages(Settings()) in conf  # the built-in front's OperationOutcome pages, not a copy drifting
 
 
+def _logged(proxy: Proxy, count: int, status: int | None = None) -> list[dict[str, Any]]:
+    """The proxy's access-log entries (of one status), once there are `count`: nginx writes a request's line
+    after its answer has gone, so the client can read the answer first."""
+    deadline = time.monotonic() + 10
+    while True:
+        entries = [json.loads(line) for line in proxy.access_lines()]
+        entries = [entry for entry in entries if status is None or entry["status"] == status]
+        if len(entries) >= count or time.monotonic() > deadline:
+            return entries
+        time.sleep(0.1)
+
+
 @needs_nginx
 def test_a_hook_call_through_the_proxy_is_answered_with_cards(proxy):
     response = post_hook(proxy.base_url, SIGN, fixture_request("order-sign-lfcn-left-prefetched"))
@@ -295,10 +307,7 @@ def test_a_body_over_the_limit_is_refused_by_the_proxy(proxy):
     assert response.headers["Content-Type"] == "application/fhir+json"
     assert response.json()["resourceType"] == "OperationOutcome"
     assert response.headers["Access-Control-Allow-Origin"] == "*"
-    deadline = time.monotonic() + 10  # nginx writes the line once it has done with the connection
-    while not (refused := [json.loads(line) for line in proxy.access_lines() if '"status":413' in line]):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    refused = _logged(proxy, 1, status=413)
     assert [entry["upstream_addr"] for entry in refused] == [""]  # never passed to the instance
 
 
@@ -336,7 +345,7 @@ def test_a_post_that_reached_no_instance_goes_to_the_other(instance, tmp_path):
         body = fixture_request("order-sign-lfcn-left-prefetched")
         for _ in range(4):
             assert post_hook(running.base_url, SIGN, body).status_code == 200
-        logged = [json.loads(line) for line in running.access_lines()]
+        logged = _logged(running, 4)
     assert len(logged) == 4 and all(entry["status"] == 200 for entry in logged)
     assert any(entry["upstream_addr"].startswith(dead) for entry in logged)  # tried first, then the live one
     assert not any(SIGN in line or "cds-services" in line for line in running.access_lines())  # no path logged
