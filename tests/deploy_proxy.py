@@ -1,7 +1,7 @@
 """deploy/nginx/nginx.conf run for real on loopback: `render` rewrites it for a test folder (the instances, the
 listen address, pid, temp and log paths, daemon off) and `running_proxy` starts /usr/sbin/nginx with it.
 
-    with running_proxy(["127.0.0.1:8101", "127.0.0.1:8102"], tmp_path) as proxy:
+    with running_proxy(CONF, ["127.0.0.1:8101", "127.0.0.1:8102"], "127.0.0.1:8100", tmp_path) as proxy:
         requests.get(f"{proxy.base_url}/readyz")
 """
 
@@ -74,15 +74,14 @@ class Proxy:
 
 
 @contextlib.contextmanager
-def running_proxy(
-    upstreams: list[str], folder: Path, port: int | None = None, conf: Path = CONF, timeout: float = 10
-) -> Iterator[Proxy]:
-    """nginx with `conf` rendered into `folder`, listening on 127.0.0.1:`port` (a free one by default), in front
-    of `upstreams`; yields once it accepts connections and stops it (gracefully, then for good) on exit."""
+def running_proxy(conf: Path, upstreams: list[str], listen: str, folder: Path, timeout: float = 10) -> Iterator[Proxy]:
+    """nginx with `conf` rendered into `folder` (`render`), listening on `listen` (host:port) in front of
+    `upstreams`, which need not be up yet; yields once it accepts connections, and stops it (gracefully, then
+    for good) on exit."""
     if NGINX is None:
         raise RuntimeError("nginx is not installed (scripts/system-deps installs it)")
-    port = port or _free_port()
-    rendered = render(conf, upstreams, f"127.0.0.1:{port}", folder)
+    host, port = listen.rsplit(":", 1)
+    rendered = render(conf, upstreams, listen, folder)
     log = (folder / "error.log").open("wb")
     process = subprocess.Popen(
         [NGINX, "-p", str(folder), "-c", str(rendered), "-e", "stderr"],
@@ -92,30 +91,23 @@ def running_proxy(
         start_new_session=True,  # its own group: its workers are stopped with it
     )
     try:
-        _wait_listening(process, port, timeout, folder / "error.log")
-        yield Proxy(f"http://127.0.0.1:{port}", rendered, process)
+        _wait_listening(process, (host.strip("[]"), int(port)), timeout, folder / "error.log")
+        yield Proxy(f"http://{listen}", rendered, process)
     finally:
         _stop(process)
         log.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_listening(process: subprocess.Popen[bytes], port: int, timeout: float, log: Path) -> None:
+def _wait_listening(process: subprocess.Popen[bytes], address: tuple[str, int], timeout: float, log: Path) -> None:
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"nginx exited with status {process.returncode}:\n{log.read_text()}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        with contextlib.suppress(OSError), socket.create_connection(address, timeout=0.5):
             return
         if time.monotonic() > deadline:
             _stop(process)
-            raise RuntimeError(f"nginx did not listen on 127.0.0.1:{port} within {timeout} s:\n{log.read_text()}")
+            raise RuntimeError(f"nginx did not listen on {address} within {timeout} s:\n{log.read_text()}")
         time.sleep(0.05)
 
 

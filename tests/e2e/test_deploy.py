@@ -237,7 +237,8 @@ def instance(tmp_path_factory) -> Iterator[Process]:
 def proxy(instance, tmp_path_factory):
     if NGINX is None:
         pytest.skip("nginx is not installed (scripts/system-deps installs it)")
-    with running_proxy([instance.base_url.removeprefix("http://")], tmp_path_factory.mktemp("proxy")) as running:
+    upstream = instance.base_url.removeprefix("http://")
+    with running_proxy(CONF, [upstream], f"127.0.0.1:{free_port()}", tmp_path_factory.mktemp("proxy")) as running:
         yield running
 
 
@@ -341,7 +342,8 @@ def test_a_slow_header_is_cut_off_by_the_proxy_while_others_are_served(proxy):
 def test_a_post_that_reached_no_instance_goes_to_the_other(instance, tmp_path):
     """Retries without non_idempotent: a POST is passed on when it was never sent (the first instance is down)."""
     dead = f"127.0.0.1:{free_port()}"
-    with running_proxy([dead, instance.base_url.removeprefix("http://")], tmp_path) as running:
+    upstreams = [dead, instance.base_url.removeprefix("http://")]
+    with running_proxy(CONF, upstreams, f"127.0.0.1:{free_port()}", tmp_path) as running:
         body = fixture_request("order-sign-lfcn-left-prefetched")
         for _ in range(4):
             assert post_hook(running.base_url, SIGN, body).status_code == 200
