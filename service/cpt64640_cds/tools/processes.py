@@ -116,7 +116,7 @@ def start_service(folder: Path, port: int | None = None, **env: str) -> Process:
         try:
             if requests.get(f"{server.base_url}/healthz", timeout=1).status_code == 200:
                 return server
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet; bound, workers still warming
             pass
         if process.poll() is not None:
             break
