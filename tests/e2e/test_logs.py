@@ -4,7 +4,9 @@ an access line per request carrying the request's id (the X-Request-Id header, a
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
 import uuid
 from dataclasses import dataclass
 
@@ -167,3 +169,20 @@ def test_no_patient_identifier_name_or_token_in_any_log_line(session_log):
         "A comment entered by the clinician",
     ):
         assert secret not in text, secret
+
+
+def test_a_request_gunicorn_refuses_has_its_id_too(tmp_path):
+    """Without the front gunicorn answers a broken request itself: the answer and its line share an id."""
+    server = start_service(tmp_path, CDS_FRONT="none")
+    try:
+        with socket.create_connection(("127.0.0.1", int(server.base_url.rsplit(":", 1)[1])), timeout=10) as sock:
+            sock.sendall(f"GET /{MARKER} HTTP/1.1\r\nHost: x\r\nContent-Length: 12{MARKER}\r\n\r\n".encode())
+            answer = http.client.HTTPResponse(sock)
+            answer.begin()
+    finally:
+        server.stop()
+    assert answer.status == 400
+    events = [json.loads(line) for line in server.log_lines() if line.startswith("{")]
+    [refused] = [e for e in events if e["event"] == "invalid-request"]
+    assert refused["requestId"] == answer.getheader("X-Request-Id")
+    assert MARKER not in "\n".join(server.log_lines())

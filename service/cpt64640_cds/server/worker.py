@@ -63,14 +63,11 @@ class OutcomeWorker(ThreadWorker):
         status, issue = classify(exc)
         logger = logging.getLogger(LOGGER_NAME)
         request_id = uuid.uuid4().hex
+        fields = {"requestId": request_id}
         if status >= 500:
-            logger.error(
-                "server-error", exc_info=(type(exc), exc, exc.__traceback__), extra={"fields": {"requestId": request_id}}
-            )
+            logger.error("server-error", exc_info=(type(exc), exc, exc.__traceback__), extra={"fields": fields})
         else:  # the exception's text quotes the client's bytes: its type is enough
-            event(
-                logger, "invalid-request", logging.WARNING, status=status, error=type(exc).__name__, requestId=request_id
-            )
+            event(logger, "invalid-request", logging.WARNING, status=status, error=type(exc).__name__, **fields)
         with contextlib.suppress(OSError):  # the client is gone
             client.sendall(self.error_bytes(status, issue, _origin(req or getattr(exc, "req", None)), request_id))
 
