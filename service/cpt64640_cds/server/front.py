@@ -4,13 +4,18 @@ in this package, started by gunicorn's arbiter once gunicorn listens, stopped wi
 A threaded server gives a thread to a connection as soon as its first byte arrives, so a few clients sending
 one byte a second hold every thread. nginx reads each request whole (the header within a few seconds, the
 body into memory or a file of the run folder) before it opens a connection to gunicorn's private unix
-socket, and takes each response whole: gunicorn only ever talks to nginx, at nginx's speed."""
+socket, and takes each response whole: gunicorn only ever talks to nginx, at nginx's speed.
+
+nginx's stderr (alerts only, nginx.conf.template) is a pipe that serve reads: each line becomes an `nginx` JSON
+event, cut before the connection's context (`, client: ..., request: "...", host: "..."`) that nginx appends,
+which quotes the client. Read in the arbiter's loop, not in a thread: the arbiter forks workers."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
 import grp
+import logging
 import os
 import pwd
 import re
@@ -20,12 +25,13 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources as package_files
 from pathlib import Path
 
 from ..config import ConfigError, Settings
 from ..errors import Issue
+from ..logs import LOGGER_NAME, event
 from . import outcomes
 
 WORKER_CONNECTIONS = 4096  # per nginx worker; a connection costs a few KB while nginx waits on it
@@ -53,6 +59,10 @@ ERROR_PAGES = "/.cpt64640-front/"  # internal locations: asked for directly, the
 _ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[A-Za-z0-9.:\[\]-]+|null")
 _HOST = re.compile(r"[A-Za-z0-9.:\[\]-]+")
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+# "2026/12/02 10:00:00 [alert] 12#12: *3 text, client: ..." or, before its log is open, "nginx: [emerg] text".
+_NGINX_LINE = re.compile(r"(?:\S+ \S+ |nginx: )?\[(\w+)\] (?:\d+#\d+: )?(?:\*\d+ )?(.*?)(?:, client: .*)?")
+_NGINX_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "notice": logging.INFO, "warn": logging.WARNING}
+NGINX_LINE_CHARS = 300
 
 
 class FrontError(RuntimeError):
@@ -99,6 +109,21 @@ class Front:
     """A running nginx: its master is a child of gunicorn's arbiter and leads its own process group."""
 
     process: subprocess.Popen[bytes]
+    _partial: bytes = field(default=b"", repr=False)
+
+    def relay_log(self, final: bool = False) -> None:
+        """Log what nginx has written to its stderr since the last call (all of it once nginx is gone: `final`)."""
+        assert self.process.stderr is not None
+        chunks = [self._partial]
+        with contextlib.suppress(BlockingIOError):
+            while chunk := os.read(self.process.stderr.fileno(), 65536):
+                chunks.append(chunk)
+        *lines, self._partial = b"".join(chunks).split(b"\n")
+        if final and self._partial:
+            lines, self._partial = [*lines, self._partial], b""
+        for line in lines:
+            if line.strip():
+                log_nginx_line(line.decode("utf-8", "replace"))
 
     def exited(self) -> bool:
         return self.process.poll() is not None
@@ -122,6 +147,18 @@ class Front:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
+        self.relay_log(final=True)
+
+
+def log_nginx_line(line: str) -> None:
+    match = _NGINX_LINE.fullmatch(line.strip())
+    level, text = match.groups() if match else ("unknown", "(a line not in nginx's format)")
+    event(
+        logging.getLogger(LOGGER_NAME),
+        "nginx",
+        _NGINX_LEVELS.get(level, logging.ERROR),
+        message=f"[{level}] {text[:NGINX_LINE_CHARS]}",
+    )
 
 
 def start(binary: str, settings: Settings, run_dir: Path, upstream: Path, worker_timeout: int) -> Front:
@@ -131,22 +168,27 @@ def start(binary: str, settings: Settings, run_dir: Path, upstream: Path, worker
     process = subprocess.Popen(
         [binary, "-p", str(run_dir), "-c", str(config), "-e", "stderr"],
         stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         process_group=0,  # its own group: its workers can be found and stopped when the master is gone
         preexec_fn=_die_with_parent,  # the arbiter has no other thread yet
     )
+    assert process.stderr is not None
+    os.set_blocking(process.stderr.fileno(), False)
+    front = Front(process)
     pid_file = run_dir / "nginx.pid"  # written once the listening sockets are bound
     deadline = time.monotonic() + 10
     while not pid_file.exists():
         if process.poll() is not None:
+            front.relay_log(final=True)
             raise FrontError(
                 f"nginx exited (status {process.returncode}) before listening on {settings.host}:{settings.port}; "
-                "its own message is above"
+                "its own message is logged above (event nginx)"
             )
         if time.monotonic() > deadline:
-            Front(process).stop(grace=0)
+            front.stop(grace=0)
             raise FrontError("nginx did not start listening within 10 s")
         time.sleep(0.05)
-    return Front(process)
+    return front
 
 
 def _die_with_parent() -> None:

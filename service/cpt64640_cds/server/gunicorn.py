@@ -8,7 +8,12 @@ The master imports the app's code, loads the knowledge base and rehearses a hook
 forking, so every worker, recycled ones included, starts with those caches built and shared. The app itself
 (database engine, card writer, JWKS fetches: connections and threads) is built in each worker after the fork,
 not preloaded (gunicorn's preload_app would build them in the master and share its connections and locks with
-every child), and each worker rehearses once more before it accepts a connection."""
+every child), and each worker rehearses once more before it accepts a connection.
+
+Everything serve writes to stderr is a JSON line (logs.py): its own events, gunicorn's messages and an access
+line per request (server/log.py), nginx's alerts (server/front.py), libraries' warnings. The one line on stdout
+is for the person who started it: the rule set and the discovery URL. The temporary folders serve creates (the
+run folder, and the metrics folder unless PROMETHEUS_MULTIPROC_DIR names one) are removed when it stops."""
 
 from __future__ import annotations
 
@@ -25,8 +30,8 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 from gunicorn.errors import HaltServer
 
-from ..config import Settings
-from ..logs import configure, event
+from ..config import ConfigError, Settings
+from ..logs import LOGGER_NAME, capture_all, configure, event
 from . import front as nginx
 
 WORKER_TIMEOUT = 30  # s: a worker silent this long is killed and replaced
@@ -35,8 +40,18 @@ FRONT_EXITED = 1  # serve's exit status when nginx died under it
 
 
 def serve(settings: Settings) -> int:
-    """Run the service until SIGTERM or SIGINT (exit status 0), or until nginx dies (1)."""
-    _metrics_dir()
+    """Run the service until SIGTERM or SIGINT (exit status 0), or until nginx dies or cannot start (1)."""
+    created = _metrics_dir()
+    serving = os.getpid()
+    try:
+        return _serve(settings)
+    finally:
+        # Workers leave gunicorn's loop by SystemExit, through this frame too: only serve's own process cleans up.
+        if created and os.getpid() == serving:
+            shutil.rmtree(created, ignore_errors=True)
+
+
+def _serve(settings: Settings) -> int:
     # After the metrics folder is set: prometheus_client reads it when it is first imported.
     from prometheus_client import multiprocess as prometheus_multiprocess
 
@@ -45,21 +60,21 @@ def serve(settings: Settings) -> int:
     from ..protocol.prefetch.allowlist import FhirAllowlist
     from ..protocol.services import all_services
     from ..store.store import Store
-    from ..web.app import create_app
+    from ..web.app import announce_settings, create_app
     from .warmup import rehearse, warm
 
+    capture_all()
     logger = configure(settings.log_level)
-    if settings.development:
-        print("WARNING: CDS_AUTH=off - development mode, no client authentication", file=sys.stderr, flush=True)
+    announce_settings(settings, logger)  # once, here: not in every worker's create_app
     binary = nginx.find_nginx(settings)
     if binary is None and settings.front == "auto":
-        print(
-            "WARNING: nginx not found - gunicorn serves HOST:PORT alone, and slow clients can hold all its "
-            "threads; install nginx or put a buffering proxy in front (docs/reliability.md)",
-            file=sys.stderr,
-            flush=True,
+        event(
+            logger,
+            "front-missing",
+            logging.WARNING,
+            note="nginx not found: gunicorn serves HOST:PORT alone, and slow clients can hold all its threads; "
+            "install nginx or put a buffering proxy in front (docs/reliability.md)",
         )
-        event(logger, "front-missing", logging.WARNING, note="no nginx: slow clients can exhaust the workers")
     kb = load()  # fail before forking workers when a knowledge file is broken
     Store(settings.store_url, timeout_ms=settings.database_timeout_ms).close()  # tables, before workers race
     policy = ModifierPolicy.of(kb, settings.distinct_modifier, settings.bilateral_modifier_50)
@@ -71,22 +86,23 @@ def serve(settings: Settings) -> int:
         allowlist=FhirAllowlist.from_settings(settings),
         logger=logger,
     )
-    print(
-        f"cpt64640-cds rule set {kb.version}: CDS Hooks discovery at "
-        f"http://{settings.host}:{settings.port}/cds-services",
-        flush=True,
-    )
+    discovery = f"http://{settings.host}:{settings.port}/cds-services"
+    print(f"cpt64640-cds rule set {kb.version}: CDS Hooks discovery at {discovery}", flush=True)
     application = Service(
-        settings, binary, lambda: create_app(settings), prometheus_multiprocess.mark_process_dead, warm
+        settings, binary, lambda: create_app(settings, announce=False), prometheus_multiprocess.mark_process_dead, warm
     )
-    event(logger, "serving", front="nginx" if binary else "none", workers=settings.workers)
+    event(logger, "serving", front="nginx" if binary else "none", workers=settings.workers, discovery=discovery)
     return application.serve()
 
 
-def _metrics_dir() -> None:
-    """Prometheus multi-process mode: every worker writes its metrics to a shared folder that /metrics sums."""
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cpt64640-metrics-")
+def _metrics_dir() -> Path | None:
+    """Prometheus multi-process mode: every worker writes its metrics to a shared folder that /metrics sums.
+    Returns the folder when serve created it (not when PROMETHEUS_MULTIPROC_DIR named one)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    created = tempfile.mkdtemp(prefix="cpt64640-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = created
+    return Path(created)
 
 
 class Service(BaseApplication):
@@ -135,7 +151,8 @@ class Service(BaseApplication):
         cfg.set("forwarded_allow_ips", ",".join(settings.forwarded_allow_ips))
         cfg.set("secure_scheme_headers", {"X-FORWARDED-PROTO": "https"})
         cfg.set("forwarder_headers", "")
-        cfg.set("accesslog", None)  # one JSON line per hook call comes from the app instead
+        cfg.set("logger_class", "cpt64640_cds.server.log.JsonLogger")  # JSON lines, and our access line
+        cfg.set("accesslog", None)  # gunicorn's own access log: JsonLogger writes ours without it
         cfg.set("loglevel", settings.log_level.lower())
         if "control_socket_disable" in cfg.settings:  # gunicorn 27+: one shared socket path per user
             cfg.set("control_socket_disable", True)
@@ -146,14 +163,23 @@ class Service(BaseApplication):
         cfg.set("on_exit", self._stop_front)
 
     def load(self) -> Any:
-        return self.app_factory()
+        """In each worker. A failure is logged here and ends the worker as one that could not boot (the arbiter
+        then stops): gunicorn would also print the exception's text, plain, on stderr."""
+        logger = logging.getLogger(LOGGER_NAME)
+        try:
+            return self.app_factory()
+        except ConfigError as exc:  # our words, naming a setting
+            event(logger, "worker-boot-failed", logging.ERROR, message=str(exc))
+        except Exception:
+            logger.exception("worker-boot-failed")
+        sys.exit(Arbiter.WORKER_BOOT_ERROR)
 
     def serve(self) -> int:
         """gunicorn's run loop; returns only when the front could not start (the arbiter exits otherwise)."""
         try:
             _Arbiter(self).run()
         except nginx.FrontError as exc:
-            print(f"cpt64640: {exc}", file=sys.stderr, flush=True)
+            event(logging.getLogger(LOGGER_NAME), "front-failed", logging.ERROR, message=str(exc))
             self._remove_run_dir()
             return FRONT_EXITED
         return 0
@@ -179,8 +205,10 @@ class _Arbiter(Arbiter):
     app: Service
 
     def manage_workers(self) -> None:  # every turn of the arbiter's loop, at least once a second
-        if self.app.front and self.app.front.exited():
-            raise HaltServer("the nginx front exited", FRONT_EXITED)
+        if self.app.front:
+            self.app.front.relay_log()
+            if self.app.front.exited():
+                raise HaltServer("the nginx front exited", FRONT_EXITED)
         super().manage_workers()
 
     def halt(self, reason: str | None = None, exit_status: int = 0) -> None:

@@ -1,12 +1,14 @@
 """gunicorn's threaded worker, answering the requests gunicorn itself rejects (a broken request line, an
 oversized or malformed header, a bad Content-Length, broken chunked framing) like the app answers: a FHIR
 OperationOutcome with the app's CORS headers, in our words. gunicorn's own page is HTML without CORS, and
-quotes the client's bytes into the answer and the log."""
+quotes the client's bytes into the answer and the log. Such a request gets its id as the app's do (an
+`X-Request-Id` header, `requestId` on its `invalid-request` line) but no access line: it never reached the app."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import uuid
 from http import HTTPStatus
 from typing import Any
 
@@ -16,6 +18,7 @@ from gunicorn.workers.gthread import ThreadWorker
 
 from ..errors import Issue
 from ..logs import LOGGER_NAME, event
+from ..web.app import REQUEST_ID_HEADER
 from ..web.http import FHIR_JSON, cors
 from . import outcomes
 
@@ -59,14 +62,16 @@ class OutcomeWorker(ThreadWorker):
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         status, issue = classify(exc)
         logger = logging.getLogger(LOGGER_NAME)
+        request_id = uuid.uuid4().hex
+        fields = {"requestId": request_id}
         if status >= 500:
-            logger.error("server-error", exc_info=(type(exc), exc, exc.__traceback__))
+            logger.error("server-error", exc_info=(type(exc), exc, exc.__traceback__), extra={"fields": fields})
         else:  # the exception's text quotes the client's bytes: its type is enough
-            event(logger, "invalid-request", logging.WARNING, status=status, error=type(exc).__name__)
+            event(logger, "invalid-request", logging.WARNING, status=status, error=type(exc).__name__, **fields)
         with contextlib.suppress(OSError):  # the client is gone
-            client.sendall(self.error_bytes(status, issue, _origin(req or getattr(exc, "req", None))))
+            client.sendall(self.error_bytes(status, issue, _origin(req or getattr(exc, "req", None)), request_id))
 
-    def error_bytes(self, status: int, issue: Issue, origin: str | None) -> bytes:
+    def error_bytes(self, status: int, issue: Issue, origin: str | None, request_id: str) -> bytes:
         body = outcomes.body(issue)
         # The app's own CORS policy, applied to an empty response in a request context carrying the Origin.
         with self.wsgi.test_request_context(headers={"Origin": origin} if origin else {}):
@@ -76,6 +81,7 @@ class OutcomeWorker(ThreadWorker):
             "Connection: close",
             f"Content-Type: {FHIR_JSON}",
             f"Content-Length: {len(body)}",
+            f"{REQUEST_ID_HEADER}: {request_id}",
             *(f"{name}: {value}" for name, value in headers.items() if name.startswith(("Access-Control-", "Vary"))),
         ]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
