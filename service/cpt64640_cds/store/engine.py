@@ -11,7 +11,9 @@ pooled connection each, so the pool size bounds them.
 from __future__ import annotations
 
 import math
+import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from functools import partial
@@ -76,9 +78,19 @@ def bounded_engine(given_url: str, timeout_ms: int) -> Engine:
 
 def _sqlite_pragmas(timeout_ms: int, dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={timeout_ms}")  # a locked database: wait this long, then fail
+    # Turning a new file to WAL fails at once, without the busy wait, while another connection holds it (two
+    # upgrades or workers meeting a fresh file): tried again until the timeout.
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
