@@ -26,6 +26,7 @@ import requests
 from sqlalchemy import event, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from cpt64640_cds.store.schema import upgrade
 from cpt64640_cds.store.store import Store
 from cpt64640_cds.store.tables import issued_card
 from cpt64640_cds.tools.hook_requests import with_prefetch
@@ -124,6 +125,12 @@ def _card_recorded(database_url: str, card_uuid: str) -> bool:
             )
     finally:
         store.close()
+
+
+@pytest.fixture(scope="module")
+def postgres(postgres):  # the private cluster (tests/postgres.py), upgraded: the service's store does no DDL there
+    upgrade(postgres.url)
+    return postgres
 
 
 @pytest.fixture(scope="module")
@@ -227,6 +234,7 @@ def test_a_worker_started_during_an_outage_serves_hooks(postgres):
     """gunicorn halts when a worker fails to boot: creating the app must not need the database."""
     as_postgres(f"psql -h 127.0.0.1 -p {postgres.port} -U postgres -qc 'create database fresh'")
     url = postgres.url.rsplit("/", 1)[0] + "/fresh"
+    upgrade(url)
     with postgres.frozen():
         started = time.monotonic()
         Store(url, timeout_ms=500).close()
@@ -238,7 +246,7 @@ def test_a_worker_started_during_an_outage_serves_hooks(postgres):
     assert constructed < 0.5 + MARGIN
     assert hook.status_code == 200 and hook.get_json()["cards"]
     assert unavailable.status_code == 503
-    stored = client.post(f"/cds-services/{SIGN}/feedback", json=_feedback_item())  # tables created now
+    stored = client.post(f"/cds-services/{SIGN}/feedback", json=_feedback_item())  # the schema checked now
     assert stored.get_json() == {"received": 1, "stored": 1}
     app.extensions["cpt64640"].store.close()
 

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.exc import OperationalError
 
 from cpt64640_cds.config import ConfigError, Settings
+from cpt64640_cds.store.schema import upgrade
 from cpt64640_cds.tools.hook_requests import fetching, null_prefetch
 from cpt64640_cds.tools.processes import Process, free_port, start_service
 from cpt64640_cds.web.app import create_app
@@ -213,6 +214,7 @@ def test_a_replayed_token_is_refused_by_every_worker(deployment):
 def test_a_replay_to_another_instance_on_the_same_postgresql_is_refused(tmp_path):
     if not _postgres_available():
         pytest.skip("PostgreSQL is not running on 127.0.0.1:5432 (scripts/system-deps starts it as root)")
+    upgrade(POSTGRES_URL)  # the service's store does no DDL on PostgreSQL
     (tmp_path / "one").mkdir()
     (tmp_path / "two").mkdir()
     first = Deployment(tmp_path / "one", POSTGRES_URL)

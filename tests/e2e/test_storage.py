@@ -16,6 +16,7 @@ import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
+from cpt64640_cds.store.schema import upgrade
 from cpt64640_cds.store.store import Store
 from cpt64640_cds.store.tables import metadata
 from cpt64640_cds.tools.processes import start_service
@@ -43,8 +44,11 @@ def database_url(request, tmp_path):
     if not _postgres_available():
         pytest.skip("PostgreSQL is not running on 127.0.0.1:5432 (scripts/system-deps starts it as root)")
     engine = create_engine(POSTGRES_URL)
-    metadata.drop_all(engine)  # a clean database for each test
+    metadata.drop_all(engine)  # a clean database for each test, brought to the schema the service needs
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     engine.dispose()
+    upgrade(POSTGRES_URL)
     return POSTGRES_URL
 
 

@@ -11,14 +11,16 @@ pooled connection each, so the pool size bounds them.
 from __future__ import annotations
 
 import math
+import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -35,9 +37,17 @@ class StoreTimeout(SQLAlchemyError):
     """The database did not answer a store call within the store's timeout (CDS_DATABASE_TIMEOUT_MS)."""
 
 
-def bounded_engine(database_url: str, timeout_ms: int) -> Engine:
+def database_url(given: str) -> URL:
+    """The URL as this service reads it: `postgresql://` and `postgres://` (the form many hosts hand out) mean
+    psycopg 3, the driver the service ships with, whichever default the installed SQLAlchemy picks; an explicit
+    driver (`postgresql+psycopg2://`, `sqlite://`) is kept."""
+    url = make_url(given)
+    return url.set(drivername="postgresql+psycopg") if url.drivername in ("postgresql", "postgres") else url
+
+
+def bounded_engine(given_url: str, timeout_ms: int) -> Engine:
     """An engine whose connect, statement, lock and pool waits are all bounded by `timeout_ms`."""
-    url = make_url(database_url)
+    url = database_url(given_url)
     seconds = timeout_ms / 1000
     backend = url.get_backend_name()
     # A server may drop idle connections: each checkout is pinged first. A SQLite file never does.
@@ -68,9 +78,19 @@ def bounded_engine(database_url: str, timeout_ms: int) -> Engine:
 
 def _sqlite_pragmas(timeout_ms: int, dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={timeout_ms}")  # a locked database: wait this long, then fail
+    # Turning a new file to WAL fails at once, without the busy wait, while another connection holds it (two
+    # upgrades or workers meeting a fresh file): tried again until the timeout.
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 

@@ -1,9 +1,10 @@
 """Storage through SQLAlchemy: the cards we issued (so feedback knows its rule), the feedback itself, and
 the JWT ids already seen (the replay cache every worker shares).
 
-SQLite (WAL) by default, PostgreSQL through DATABASE_URL. Nothing patient-related is stored: a card row
-holds its uuid, service, rule and hook instance; a feedback row holds what the client sent about a card.
-Feedback is stored idempotently: the same feedback posted twice is one row.
+SQLite (WAL) by default, PostgreSQL through DATABASE_URL; the tables come from Alembic revisions
+(store/schema.py). Nothing patient-related is stored: a card row holds its uuid, service, rule and hook
+instance; a feedback row holds what the client sent about a card. Feedback is stored idempotently: the same
+feedback posted twice is one row.
 
 No call waits on the database longer than the store's timeout (CDS_DATABASE_TIMEOUT_MS; store/engine.py),
 and the hook path never waits on it at all: card records go through a background writer (store/card_writer.py).
@@ -21,12 +22,13 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..logs import LOGGER_NAME, event
 from .card_writer import CardWriter, DropListener, Row
 from .engine import bounded_engine, call_within
-from .tables import feedback, issued_card, jwt_seen, metadata
+from .schema import SchemaNotReady, migrate, require_head
+from .tables import feedback, issued_card, jwt_seen
 
 T = TypeVar("T")
 
@@ -34,31 +36,47 @@ CHUNK_ROWS = 500  # rows per INSERT statement: 13 columns x 500 stays under ever
 
 
 class Store:
-    """Every call returns or raises (a `SQLAlchemyError`; `StoreTimeout` when the database did not answer)
-    within `timeout_ms`, whatever the database does (store/engine.py)."""
+    """Every call returns or raises (a `SQLAlchemyError`; `StoreTimeout` when the database did not answer,
+    `SchemaNotReady` when its schema is not this version's) within `timeout_ms`, whatever the database does
+    (store/engine.py)."""
 
     def __init__(self, database_url: str, *, timeout_ms: int = 1000, on_cards_dropped: DropListener | None = None):
         self.timeout = timeout_ms / 1000
         self.engine: Engine = bounded_engine(database_url, timeout_ms)
         self.card_writer = CardWriter(self._write_card_rows, on_cards_dropped)
-        self._tables_ready = False
+        self._schema_ready = False
+        logger = logging.getLogger(LOGGER_NAME)
         try:
-            self._within(lambda: None)  # creates the tables
+            self._within(lambda: None)  # readies the schema (store/schema.py)
+        except SchemaNotReady as exc:  # every call fails alike until an operator upgrades the database
+            event(logger, "store-schema-not-ready", logging.ERROR, detail=str(exc))
         except SQLAlchemyError as exc:
             # Not fatal: the hooks do not need the database, and a worker (re)started during an outage must not
-            # fail to boot (gunicorn would halt). The first call that reaches the database creates the tables.
-            event(logging.getLogger(LOGGER_NAME), "store-unavailable", logging.WARNING, error=type(exc).__name__)
+            # fail to boot (gunicorn would halt). The first call that reaches the database readies the schema.
+            event(logger, "store-unavailable", logging.WARNING, error=type(exc).__name__)
 
     def _within(self, work: Callable[[], T]) -> T:
         def run() -> T:
-            if not self._tables_ready:
-                self._create_tables()
+            if not self._schema_ready:
+                self._ready_schema()
             return work()
 
         return call_within(self.timeout, run)
 
-    def reachable(self) -> bool:
-        """The database answers a trivial query within the store's timeout (readiness)."""
+    def _ready_schema(self) -> None:
+        """The embedded SQLite file is upgraded here, once (the serve master's store does it before forking).
+        Any other database is only checked: the service's role needs no DDL rights, and an operator upgrades
+        it with `cpt64640 db upgrade`. Until then every call raises `SchemaNotReady`, checking again each time."""
+        if self.engine.dialect.name == "sqlite":
+            migrate(self.engine)
+        else:
+            with self.engine.connect() as conn:
+                require_head(conn)
+        self._schema_ready = True
+
+    def readiness(self) -> str:
+        """For /readyz: "reachable" when the database answers within the store's timeout and has this
+        version's schema, "needs-upgrade" when it answers with another, "unreachable" otherwise."""
 
         def ping() -> None:
             with self.engine.connect() as conn:
@@ -66,20 +84,11 @@ class Store:
 
         try:
             self._within(ping)
+        except SchemaNotReady:
+            return "needs-upgrade"
         except SQLAlchemyError:
-            return False
-        return True
-
-    def _create_tables(self) -> None:
-        # Several gunicorn workers may start at once: a lost race on CREATE TABLE fails once, then finds them.
-        for attempt in range(2):
-            try:
-                metadata.create_all(self.engine, checkfirst=True)
-                self._tables_ready = True
-                return
-            except DBAPIError:
-                if attempt == 1:
-                    raise
+            return "unreachable"
+        return "reachable"
 
     def _insert(self, table: Table) -> Any:  # the dialect's INSERT, which knows ON CONFLICT
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite

@@ -1,4 +1,7 @@
-"""The tables: cards issued (uuid → rule, for feedback), feedback, and JWT ids seen. Nothing patient-related."""
+"""The tables: cards issued (uuid → rule, for feedback), feedback, and JWT ids seen. Nothing patient-related.
+
+What the queries use; the database gets its tables from the revisions in migrations/versions (store/schema.py),
+and a test holds these definitions to the schema the last revision makes. A change here needs a new revision."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ issued_card = Table(
     Column("rule_id", String(64), nullable=False),
     Column("hook_instance", String(256), nullable=False),
     Column("suggestion_uuids", Text, nullable=False),  # JSON array
-    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False, index=True),  # retention
 )
 
 feedback = Table(
@@ -32,7 +35,7 @@ feedback = Table(
     Column("override_display", Text),
     Column("override_comment", Text),
     Column("outcome_timestamp", String(64), nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, index=True),  # retention
 )
 
 jwt_seen = Table(

@@ -69,7 +69,10 @@ READINESS: dict[str, Any] = {
     "properties": {
         "status": {"enum": ["ready", "not-ready"]},
         "warm": {"type": "boolean", "description": "This worker has rehearsed a hook call."},
-        "store": {"enum": ["reachable", "unreachable"], "description": "Within CDS_DATABASE_TIMEOUT_MS."},
+        "store": {
+            "enum": ["reachable", "unreachable", "needs-upgrade"],
+            "description": "Within CDS_DATABASE_TIMEOUT_MS; needs-upgrade: run `cpt64640 db upgrade`.",
+        },
     },
 }
 

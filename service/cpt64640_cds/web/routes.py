@@ -91,18 +91,14 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    """Ready for traffic: this worker has rehearsed a hook call (warm) and the store answers within its timeout.
-    503 otherwise, saying which."""
+    """Ready for traffic: this worker has rehearsed a hook call (warm) and the store answers within its timeout,
+    with this version's schema. 503 otherwise, saying which."""
     environment = env()
     warm = environment.warm.is_set()
-    reachable = environment.store.reachable()
+    store = environment.store.readiness()
+    ready = warm and store == "reachable"
     return json_response(
-        {
-            "status": "ready" if warm and reachable else "not-ready",
-            "warm": warm,
-            "store": "reachable" if reachable else "unreachable",
-        },
-        200 if warm and reachable else 503,
+        {"status": "ready" if ready else "not-ready", "warm": warm, "store": store}, 200 if ready else 503
     )
 
 

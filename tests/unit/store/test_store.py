@@ -1,6 +1,7 @@
 """The store's bounds: a call returns or raises within the timeout whatever the database does, a locked
 SQLite fails after the timeout (not SQLite's default 5 s), and feedback stored before its card record is
-still reported under the card's rule."""
+still reported under the card's rule. Its schema: an embedded SQLite file upgraded by the store itself, a
+database with tables of another's refused."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy.exc import SQLAlchemyError
 
 from cpt64640_cds.store.engine import StoreTimeout, call_within
+from cpt64640_cds.store.schema import SchemaNotReady, current, head, prune
 from cpt64640_cds.store.store import Store
 
 
@@ -51,3 +53,32 @@ def test_feedback_before_its_card_record_is_reported_under_the_rule(tmp_path):
     [rule] = store.report()
     assert (rule["rule"], rule["issued"], rule["overridden"]) == ("line-suggestion", 1, 1)
     store.close()
+
+
+def test_the_store_upgrades_its_sqlite_file_itself(tmp_path):
+    url = f"sqlite:///{tmp_path / 'own.sqlite3'}"
+    assert current(url) is None
+    store = Store(url)
+    assert current(url) == head()
+    assert store.readiness() == "reachable"
+    store.close()
+    memory = Store("sqlite://")  # one in-memory database: upgraded through the store's own connection
+    assert memory.store_feedback("s", [{"card": "c", "outcome": "accepted", "outcomeTimestamp": "2026-12-01"}]) == 1
+    memory.close()
+
+
+def test_a_database_with_foreign_tables_is_refused(tmp_path):
+    path = tmp_path / "foreign.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE feedback (id integer primary key)")  # someone else's table of that name
+    conn.close()
+    store = Store(f"sqlite:///{path}")
+    assert store.readiness() == "needs-upgrade"
+    with pytest.raises(SchemaNotReady, match="not made by this service"):
+        store.feedback_rows()
+    store.close()
+
+
+def test_prune_keeps_at_least_a_day(tmp_path):
+    with pytest.raises(ValueError, match="at least one day"):
+        prune(f"sqlite:///{tmp_path / 'p.sqlite3'}", 0)

@@ -1,0 +1,1 @@
+"""Alembic's environment and revisions for the store's tables; run through store/schema.py, never an alembic.ini."""
