@@ -25,7 +25,8 @@ class Settings:
     # Where state lives (the embedded SQLite file): empty means `default_data_dir()`.
     data_dir: str = ""
     database_url: str = ""  # empty: the SQLite file `cpt64640.sqlite3` in the data directory
-    # Issued-card and feedback rows older than this are deleted by `cpt64640 db prune` and at each start.
+    # Issued-card and feedback rows older than this are deleted by `cpt64640 db prune` (and, for the embedded
+    # SQLite file, by serve at each start).
     retention_days: int = 365
     log_level: str = "INFO"
     # One budget for the whole hook call; each FHIR fetch also has its own connect/read timeouts.

@@ -77,6 +77,7 @@ def _serve(settings: Settings) -> int:
         )
     kb = load()  # fail before forking workers when a knowledge file is broken
     Store(settings.store_url, timeout_ms=settings.database_timeout_ms).close()  # tables, before workers race
+    _prune_embedded(settings, logger)
     policy = ModifierPolicy.of(kb, settings.distinct_modifier, settings.bilateral_modifier_50)
     rehearse(
         all_services(),
@@ -93,6 +94,24 @@ def _serve(settings: Settings) -> int:
     )
     event(logger, "serving", front="nginx" if binary else "none", workers=settings.workers, discovery=discovery)
     return application.serve()
+
+
+def _prune_embedded(settings: Settings, logger: logging.Logger) -> None:
+    """Retention for the embedded SQLite file, which nobody else maintains: at each start, like its upgrade.
+    A shared database is pruned by `cpt64640 db prune` on a schedule (deploy/), not by every instance."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ..store.schema import prune
+
+    if make_url(settings.store_url).get_backend_name() != "sqlite":
+        return
+    try:
+        deleted = prune(settings.store_url, settings.retention_days, timeout_ms=settings.database_timeout_ms)
+    except SQLAlchemyError as exc:  # not fatal: the rows wait for the next start
+        event(logger, "prune-skipped", logging.WARNING, error=type(exc).__name__)
+    else:
+        event(logger, "pruned", days=settings.retention_days, **deleted)
 
 
 def _metrics_dir() -> Path | None:
