@@ -39,28 +39,27 @@ class MemoryReplayCache:
     def __init__(self, clock: Callable[[], float] = time.time):
         self._clock = clock
         self._lock = threading.Lock()
-        self._entries: dict[tuple[str, str], tuple[float, str | None]] = {}  # (iss, jti) -> (expiry, attempt)
+        self._attempts: dict[tuple[str, str], str | None] = {}  # (iss, jti) seen -> its proxy attempt id
         self._heap: list[tuple[float, str, str]] = []  # (expires_at, iss, jti), soonest first
 
     def seen(self, jti: str, iss: str, expires_at: float, attempt: str | None = None) -> bool:
         with self._lock:
             self._evict(self._clock())
-            recorded = self._entries.get((iss, jti))
-            if recorded is not None:
-                return not (attempt and recorded[1] == attempt)
-            self._entries[(iss, jti)] = (expires_at, attempt or None)
+            if (iss, jti) in self._attempts:
+                return not (attempt and self._attempts[(iss, jti)] == attempt)
+            self._attempts[(iss, jti)] = attempt or None
             heapq.heappush(self._heap, (expires_at, iss, jti))
             return False
 
     def __len__(self) -> int:
         with self._lock:
             self._evict(self._clock())
-            return len(self._entries)
+            return len(self._attempts)
 
     def _evict(self, now: float) -> None:
         while self._heap and self._heap[0][0] <= now:
             _, iss, jti = heapq.heappop(self._heap)
-            self._entries.pop((iss, jti), None)
+            self._attempts.pop((iss, jti), None)
 
 
 class SharedReplayCache:
