@@ -275,7 +275,14 @@ def test_the_proxy_keeps_the_built_in_fronts_limits_and_error_pages():
     assert f"client_max_body_size {Settings().max_body_bytes};" in conf
     timeout = front.PROXY_TIMEOUT_MARGIN + 30  # gunicorn's worker timeout + the margin, as the front
     assert f"proxy_read_timeout {timeout}s;" in conf
-    assert "non_idempotent" not in re.search(r"^\s*proxy_next_upstream [^;]*;", conf, re.M).group(0)  # type: ignore[union-attr]
+    # POSTs are tried again on the other instance, with one id per client request that tells the replay cache so,
+    # and never after a read timeout (40 s is past the 5 s during which a request may be passed on).
+    assert re.findall(r"^\s*(proxy_next_upstream\S* [^;]*);", conf, re.M) == [
+        "proxy_next_upstream error timeout http_502 http_503 non_idempotent",
+        "proxy_next_upstream_tries 2",
+        "proxy_next_upstream_timeout 5s",
+    ]
+    assert re.findall(r"^\s*proxy_set_header X-Proxy-Request-Id (\S+);", conf, re.M) == ["$request_id"]
     assert front._error_pages(Settings()) in conf  # the built-in front's OperationOutcome pages, not a copy drifting
 
 
@@ -340,7 +347,7 @@ def test_a_slow_header_is_cut_off_by_the_proxy_while_others_are_served(proxy):
 
 @needs_nginx
 def test_a_post_that_reached_no_instance_goes_to_the_other(instance, tmp_path):
-    """Retries without non_idempotent: a POST is passed on when it was never sent (the first instance is down)."""
+    """A POST is passed on when it was never sent (the first instance is down)."""
     dead = f"127.0.0.1:{free_port()}"
     upstreams = [dead, instance.base_url.removeprefix("http://")]
     with running_proxy(CONF, upstreams, f"127.0.0.1:{free_port()}", tmp_path) as running:

@@ -153,13 +153,13 @@ def _feedback(card_uuid: str, received_at: datetime) -> dict[str, Any]:
 
 
 def test_an_empty_database_is_upgraded_to_head_once(fresh_url):
-    assert head() == "0002"
+    assert head() == "0003"
     assert current(fresh_url) is None
-    assert upgrade(fresh_url) == (None, "0002")
-    assert current(fresh_url) == "0002"
+    assert upgrade(fresh_url) == (None, "0003")
+    assert current(fresh_url) == "0003"
     assert _differences(fresh_url) == []  # store/tables.py is the schema the revisions make
-    assert upgrade(fresh_url) == ("0002", "0002")  # nothing to do
-    assert _versions(fresh_url) == ["0002"]
+    assert upgrade(fresh_url) == ("0003", "0003")  # nothing to do
+    assert _versions(fresh_url) == ["0003"]
 
 
 def test_a_database_made_by_0_2_0_is_upgraded_and_keeps_its_rows(fresh_url):
@@ -175,8 +175,8 @@ def test_a_database_made_by_0_2_0_is_upgraded_and_keeps_its_rows(fresh_url):
     _with_engine(fresh_url, make_0_2_0)
     assert current(fresh_url) == "0001"  # recognised by its tables: no alembic_version yet
     assert _differences(fresh_url) != []  # the retention indexes are missing: the comparison sees them
-    assert upgrade(fresh_url) == ("0001", "0002")
-    assert _versions(fresh_url) == ["0002"]
+    assert upgrade(fresh_url) == ("0001", "0003")
+    assert _versions(fresh_url) == ["0003"]
     assert _differences(fresh_url) == []
 
     def rows(engine: Engine) -> tuple[list[Any], ...]:
@@ -244,8 +244,8 @@ def test_concurrent_upgrades_of_one_database_all_succeed(fresh_url):
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(race, range(4)))
-    assert sorted(results, key=lambda result: result[0] or "") == [(None, "0002")] + [("0002", "0002")] * 3
-    assert _versions(fresh_url) == ["0002"]
+    assert sorted(results, key=lambda result: result[0] or "") == [(None, "0003")] + [("0003", "0003")] * 3
+    assert _versions(fresh_url) == ["0003"]
     assert _differences(fresh_url) == []
 
 
@@ -325,7 +325,7 @@ def _post_feedback(server: Process, card: str) -> requests.Response:
 
 def test_a_service_role_without_ddl_rights_serves_an_upgraded_database(roles, tmp_path):
     owner_url, service_url = _role_database(roles)
-    assert upgrade(owner_url) == (None, "0002")
+    assert upgrade(owner_url) == (None, "0003")
     with pytest.raises(ProgrammingError, match="permission denied"):  # the role really may not run DDL
         _try_ddl(service_url)
     offset = _log_size(roles)
@@ -368,7 +368,7 @@ def test_a_database_not_upgraded_is_reported_and_left_alone(roles, tmp_path):
         log = server.log_lines()
         assert any("store-schema-not-ready" in line and "cpt64640 db upgrade" in line for line in log)
         # The operator upgrades; the running service takes it up without a restart.
-        assert upgrade(owner_url) == ("0001", "0002")
+        assert upgrade(owner_url) == ("0001", "0003")
         assert _readiness(server)["store"] == "reachable"
         assert _post_feedback(server, "card-1").json() == {"received": 1, "stored": 1}
     finally:

@@ -83,6 +83,12 @@ def test_shared_jwt_replay_cache(database_url):
     assert store.seen("jti-1", "https://other", future) is False  # a jti is unique per issuer
     assert store.seen("jti-2", "https://ehr", 1.0) is False  # already expired: evicted on the next call
     assert store.seen("jti-2", "https://ehr", future) is False
+    # The proxy's id of one client request: the same request tried again on another instance is no replay.
+    assert store.seen("jti-3", "https://ehr", future, "attempt-1") is False
+    assert store.seen("jti-3", "https://ehr", future, "attempt-1") is False
+    assert store.seen("jti-3", "https://ehr", future, "attempt-2") is True
+    assert store.seen("jti-3", "https://ehr", future) is True
+    assert store.seen("jti-2", "https://ehr", future, "attempt-1") is True  # recorded without one
     store.close()
 
 

@@ -96,8 +96,11 @@ class Authenticator:
     def issuers(self) -> Mapping[str, TrustedIssuer]:
         return dict(self._issuers)
 
-    def verify(self, authorization_header: str | None, audience: str | Sequence[str]) -> Claims:
-        """Check the `Authorization` header of a call to `audience` (the exact URL, or the accepted URLs)."""
+    def verify(
+        self, authorization_header: str | None, audience: str | Sequence[str], attempt: str | None = None
+    ) -> Claims:
+        """Check the `Authorization` header of a call to `audience` (the exact URL, or the accepted URLs).
+        `attempt`: a trusted proxy's id of this client request (security/proxies.py), or None."""
         audiences = [audience] if isinstance(audience, str) else list(audience)
         if not audiences or not all(isinstance(a, str) and a for a in audiences):
             raise ValueError("audience must be the URL (or non-empty list of URLs) of the endpoint called")
@@ -174,7 +177,7 @@ class Authenticator:
         if issuer.tenants is not None and tenant not in issuer.tenants:
             raise AuthError("tenant")
         # Last, so tokens failing any other check never occupy the cache.
-        if self._replay.seen(jti, iss, exp + self._leeway):
+        if self._replay.seen(jti, iss, exp + self._leeway, attempt):
             raise AuthError("replay")
         return Claims(iss=iss, tenant=tenant, jti=jti, exp=exp)
 

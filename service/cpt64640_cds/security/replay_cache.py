@@ -2,7 +2,11 @@
 
 The service keeps them in its database (`SharedReplayCache` over the store), so a replay is caught whichever
 worker, or whichever instance sharing a PostgreSQL database, it reaches. `MemoryReplayCache` is per process:
-the fallback of the "open" outage policy, and the default of a bare `Authenticator` in tests."""
+the fallback of the "open" outage policy, and the default of a bare `Authenticator` in tests.
+
+An `attempt` is the trusted proxy's id of one client request (security/proxies.py), the same on each instance the
+proxy tries: a token seen again with the attempt id it was recorded with is that request passed on after a crash,
+not a replay. A token recorded without one, or seen again without one or with another, is a replay."""
 
 from __future__ import annotations
 
@@ -15,8 +19,9 @@ from typing import Protocol
 
 
 class ReplayCache(Protocol):
-    def seen(self, jti: str, iss: str, expires_at: float) -> bool:
-        """True if (iss, jti) was seen before; otherwise remember it until `expires_at` and return False."""
+    def seen(self, jti: str, iss: str, expires_at: float, attempt: str | None = None) -> bool:
+        """True if (iss, jti) was seen before, unless in the same proxy attempt (both ids non-empty and equal);
+        otherwise remember it, with the attempt, until `expires_at` and return False."""
         ...
 
 
@@ -34,27 +39,27 @@ class MemoryReplayCache:
     def __init__(self, clock: Callable[[], float] = time.time):
         self._clock = clock
         self._lock = threading.Lock()
-        self._expiry: dict[tuple[str, str], float] = {}
+        self._attempts: dict[tuple[str, str], str | None] = {}  # (iss, jti) seen -> its proxy attempt id
         self._heap: list[tuple[float, str, str]] = []  # (expires_at, iss, jti), soonest first
 
-    def seen(self, jti: str, iss: str, expires_at: float) -> bool:
+    def seen(self, jti: str, iss: str, expires_at: float, attempt: str | None = None) -> bool:
         with self._lock:
             self._evict(self._clock())
-            if (iss, jti) in self._expiry:
-                return True
-            self._expiry[(iss, jti)] = expires_at
+            if (iss, jti) in self._attempts:
+                return not (attempt and self._attempts[(iss, jti)] == attempt)
+            self._attempts[(iss, jti)] = attempt or None
             heapq.heappush(self._heap, (expires_at, iss, jti))
             return False
 
     def __len__(self) -> int:
         with self._lock:
             self._evict(self._clock())
-            return len(self._expiry)
+            return len(self._attempts)
 
     def _evict(self, now: float) -> None:
         while self._heap and self._heap[0][0] <= now:
             _, iss, jti = heapq.heappop(self._heap)
-            self._expiry.pop((iss, jti), None)
+            self._attempts.pop((iss, jti), None)
 
 
 class SharedReplayCache:
@@ -69,13 +74,13 @@ class SharedReplayCache:
         self._logger = logger
         self._fallback = MemoryReplayCache(clock)
 
-    def seen(self, jti: str, iss: str, expires_at: float) -> bool:
+    def seen(self, jti: str, iss: str, expires_at: float, attempt: str | None = None) -> bool:
         try:
-            return self._store.seen(jti, iss, expires_at)
+            return self._store.seen(jti, iss, expires_at, attempt)
         except Exception as exc:  # any store failure: a database driver error, a timeout, a lost connection
             self._logger.error(
                 "replay-store-failed", extra={"fields": {"policy": self._policy, "error": type(exc).__name__}}
             )
             if self._policy == "closed":
                 raise ReplayStoreUnavailable() from None
-            return self._fallback.seen(jti, iss, expires_at)
+            return self._fallback.seen(jti, iss, expires_at, attempt)

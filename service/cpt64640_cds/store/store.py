@@ -134,20 +134,29 @@ class Store:
 
         return self._within(store) if rows else 0
 
-    def seen(self, jti: str, iss: str, expires_at: float) -> bool:
-        """JWT replay cache shared by every worker: True when (iss, jti) was already recorded and unexpired."""
+    def seen(self, jti: str, iss: str, expires_at: float, attempt: str | None = None) -> bool:
+        """JWT replay cache shared by every worker: True when (iss, jti) was already recorded and unexpired,
+        unless it was recorded with this same non-empty proxy attempt id (security/replay_cache.py)."""
 
         def check() -> bool:
             now = time.time()
             with self.engine.begin() as conn:
                 conn.execute(delete(jwt_seen).where(jwt_seen.c.expires_at < now))
+                # Insert or nothing first: of two concurrent first sights exactly one inserts.
                 inserted = conn.execute(
                     self._insert(jwt_seen)
-                    .values(iss=iss, jti=jti, expires_at=expires_at)
+                    .values(iss=iss, jti=jti, expires_at=expires_at, attempt=attempt or None)
                     .on_conflict_do_nothing()
                     .returning(jwt_seen.c.jti)
                 ).all()
-            return not inserted
+                if inserted:
+                    return False
+                if not attempt:
+                    return True
+                recorded = conn.execute(
+                    select(jwt_seen.c.attempt).where(jwt_seen.c.iss == iss, jwt_seen.c.jti == jti)
+                ).scalar()
+            return recorded != attempt  # a row gone meanwhile (expired) is None: seen
 
         return self._within(check)
 

@@ -44,4 +44,5 @@ jwt_seen = Table(
     Column("iss", String(512), primary_key=True),
     Column("jti", String(256), primary_key=True),
     Column("expires_at", Float, nullable=False, index=True),
+    Column("attempt", String(64)),  # the trusted proxy's id of the client request that brought it; null: none
 )

@@ -28,6 +28,7 @@ from ..protocol.prefetch.allowlist import FhirAllowlist
 from ..protocol.services import all_services
 from ..security.authenticator import Authenticator
 from ..security.issuers import load_trusted_issuers, sandbox_preset
+from ..security.proxies import TrustedProxies
 from ..security.replay_cache import SharedReplayCache
 from ..store.store import Store
 from .environment import EXTENSION, Environment, env
@@ -61,6 +62,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *, announce: 
         policy=ModifierPolicy.of(kb, settings.distinct_modifier, settings.bilateral_modifier_50),
         authenticator=_authenticator(settings, store, logger),
         allowlist=FhirAllowlist.from_settings(settings),
+        proxies=_proxies(settings),
     )
     app.url_map.strict_slashes = False  # "/cds-services/" is discovery too: clients join base URLs carelessly
     app.register_blueprint(bp)
@@ -130,3 +132,10 @@ def _authenticator(settings: Settings, store: Store, logger: logging.Logger) -> 
     authenticator = Authenticator(issuers, replay_cache=SharedReplayCache(store, settings.replay_outage, logger))
     authenticator.warm()
     return authenticator
+
+
+def _proxies(settings: Settings) -> TrustedProxies:
+    try:
+        return TrustedProxies(settings.forwarded_allow_ips)
+    except ValueError as exc:
+        raise ConfigError(f"CDS_FORWARDED_ALLOW_IPS: {exc}") from None

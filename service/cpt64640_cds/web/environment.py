@@ -16,6 +16,7 @@ from ..knowledge.base import Knowledge
 from ..protocol.declarations import CdsService
 from ..protocol.prefetch.allowlist import FhirAllowlist
 from ..security.authenticator import Authenticator
+from ..security.proxies import TrustedProxies
 from ..store.store import Store
 
 EXTENSION = "cpt64640"
@@ -37,6 +38,7 @@ class Environment:
     policy: ModifierPolicy
     authenticator: Authenticator | None  # None: development mode, nobody is checked
     allowlist: FhirAllowlist
+    proxies: TrustedProxies  # CDS_FORWARDED_ALLOW_IPS: whose X-Proxy-Request-Id the replay check believes
     large_admitted: threading.BoundedSemaphore = field(
         default_factory=lambda: threading.BoundedSemaphore(LARGE_CALLS_ADMITTED)
     )

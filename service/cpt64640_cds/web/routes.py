@@ -23,6 +23,7 @@ from ..protocol import contract
 from ..protocol.declarations import CdsService
 from ..protocol.prefetch.deadline import Deadline
 from ..security.authenticator import AuthError, Claims
+from ..security.proxies import ATTEMPT_HEADER
 from ..security.replay_cache import ReplayStoreUnavailable
 from . import metrics, openapi
 from .environment import LARGE_BODY_BYTES, Environment, env
@@ -42,7 +43,9 @@ def _authenticate() -> Response | None:
     # The audience is a configured base URL + the path, never built from the client's Host header.
     audiences = [base.rstrip("/") + request.path for base in environment.settings.public_base_urls]
     try:
-        g.claims = environment.authenticator.verify(request.headers.get("Authorization"), audiences)
+        # The proxy's id of this client request, believed only from a configured proxy (security/proxies.py).
+        attempt = environment.proxies.attempt(request.remote_addr, request.headers.get(ATTEMPT_HEADER))
+        g.claims = environment.authenticator.verify(request.headers.get("Authorization"), audiences, attempt)
     except AuthError as exc:
         # The reason goes to the log and metrics only; the caller learns nothing (CDS Hooks best practice).
         metrics.AUTH_FAILURES.labels(exc.reason).inc()

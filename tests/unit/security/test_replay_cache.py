@@ -7,7 +7,7 @@ import logging
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from cpt64640_cds.security.authenticator import Authenticator
+from cpt64640_cds.security.authenticator import Authenticator, AuthError
 from cpt64640_cds.security.issuers import TrustedIssuer
 from cpt64640_cds.security.replay_cache import MemoryReplayCache, ReplayStoreUnavailable, SharedReplayCache
 
@@ -42,7 +42,7 @@ class _FailingStore:
     def __init__(self) -> None:
         self.calls = 0
 
-    def seen(self, jti: str, iss: str, expires_at: float) -> bool:
+    def seen(self, jti: str, iss: str, expires_at: float, attempt: str | None = None) -> bool:
         self.calls += 1
         raise OperationalError("select", {}, Exception("database is down"))
 
@@ -66,3 +66,34 @@ def test_a_working_shared_store_is_the_one_asked(clock):
     cache = SharedReplayCache(memory, "closed", logging.getLogger("test"), clock)
     assert cache.seen("j1", ISS, clock.now + 60) is False
     assert memory.seen("j1", ISS, clock.now + 60) is True
+
+
+def test_the_same_proxy_attempt_is_not_a_replay_anything_else_is(clock):
+    cache = MemoryReplayCache(clock)
+    expiry = clock.now + 60
+    assert cache.seen("j1", ISS, expiry, "attempt-1") is False
+    assert cache.seen("j1", ISS, expiry, "attempt-1") is False  # the proxy tried the same client request again
+    assert cache.seen("j1", ISS, expiry, "attempt-2") is True
+    assert cache.seen("j1", ISS, expiry) is True
+    assert cache.seen("j1", ISS, expiry, "") is True
+    assert cache.seen("j2", ISS, expiry) is False  # recorded without an attempt: never taken for one
+    assert cache.seen("j2", ISS, expiry, "attempt-1") is True
+    assert cache.seen("j3", ISS, expiry, "") is False
+    assert cache.seen("j3", ISS, expiry, "") is True  # an empty id is none
+
+
+def test_the_authenticator_passes_the_attempt_on(ec_key, clock):
+    cache = MemoryReplayCache(clock)
+    auth = Authenticator({ISS: TrustedIssuer(jwks=jwks(public_jwk(ec_key, "k1")))}, clock=clock, replay_cache=cache)
+    header = bearer(mint(ec_key, "k1", claims(clock)))
+    assert auth.verify(header, AUD, "attempt-1").iss == ISS
+    assert auth.verify(header, AUD, "attempt-1").iss == ISS
+    with pytest.raises(AuthError, match="replay"):
+        auth.verify(header, AUD, "attempt-2")
+
+
+def test_the_open_policys_fallback_knows_attempts_too(clock):
+    cache = SharedReplayCache(_FailingStore(), "open", logging.getLogger("test"), clock)
+    assert cache.seen("j1", ISS, clock.now + 60, "attempt-1") is False
+    assert cache.seen("j1", ISS, clock.now + 60, "attempt-1") is False
+    assert cache.seen("j1", ISS, clock.now + 60, "attempt-2") is True

@@ -82,3 +82,17 @@ def test_a_database_with_foreign_tables_is_refused(tmp_path):
 def test_prune_keeps_at_least_a_day(tmp_path):
     with pytest.raises(ValueError, match="at least one day"):
         prune(f"sqlite:///{tmp_path / 'p.sqlite3'}", 0)
+
+
+def test_the_replay_table_takes_the_same_proxy_attempt_for_no_replay(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'replay.sqlite3'}")
+    future = 4102444800.0  # 2100-01-01
+    assert store.seen("j1", "https://ehr", future, "attempt-1") is False
+    assert store.seen("j1", "https://ehr", future, "attempt-1") is False  # the proxy tried the request again
+    assert store.seen("j1", "https://ehr", future, "attempt-2") is True
+    assert store.seen("j1", "https://ehr", future) is True
+    assert store.seen("j2", "https://ehr", future) is False  # recorded without an attempt: never taken for one
+    assert store.seen("j2", "https://ehr", future, "attempt-1") is True
+    assert store.seen("j3", "https://ehr", future, "") is False
+    assert store.seen("j3", "https://ehr", future, "") is True  # an empty id is none
+    store.close()
