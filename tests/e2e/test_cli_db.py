@@ -80,7 +80,8 @@ def test_failures_are_one_line_without_the_password(tmp_path):
         assert "postgresql://cpt64640:***@127.0.0.1" in message
     unreadable = _one_line_failure(run("db", "upgrade", "--database-url", "not a url", env=env))
     assert unreadable.startswith("cpt64640: cannot upgrade the database URL: ")
-    no_folder = tmp_path / "no" / "such" / "folder" / "store.sqlite3"
+    (tmp_path / "a-file").write_text("")
+    no_folder = tmp_path / "a-file" / "store.sqlite3"  # its folder cannot be made
     message = _one_line_failure(run("db", "upgrade", "--database-url", f"sqlite:///{no_folder}", env=env))
     assert message.startswith(f"cpt64640: cannot upgrade sqlite:///{no_folder}: ")
 

@@ -50,6 +50,12 @@ def head() -> str:
     return revision
 
 
+@functools.cache
+def known() -> frozenset[str]:
+    """Every revision this version ships."""
+    return frozenset(script.revision for script in ScriptDirectory(str(MIGRATIONS)).walk_revisions())
+
+
 def current(url: str, *, timeout_ms: int = OFFLINE_TIMEOUT_MS) -> str | None:
     """The database's revision: None when it has no tables yet, "0001" for a database made by 0.2.0."""
 
@@ -104,9 +110,12 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
 
 
 def require_head(conn: Connection) -> None:
-    """Raise `SchemaNotReady` unless the database is at `head()`. Reads only: no DDL, whatever the database."""
+    """Raise `SchemaNotReady` unless the database is at `head()` or at a revision this version does not know: a
+    newer release's, upgraded while this one still runs (a rolling update). Revisions only add what older
+    releases can ignore (CONTRIBUTING.md), so a newer schema serves them. Reads only: no DDL, whatever the
+    database."""
     found, _ = _found(conn)
-    if found != head():
+    if found != head() and (found is None or found in known()):
         raise SchemaNotReady(
             f"the database schema is at revision {found or 'none (no tables)'}, this version needs {head()}: "
             "run `cpt64640 db upgrade`"

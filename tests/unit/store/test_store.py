@@ -9,10 +9,11 @@ import sqlite3
 import time
 
 import pytest
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from cpt64640_cds.store.engine import StoreTimeout, call_within
-from cpt64640_cds.store.schema import SchemaNotReady, current, head, prune
+from cpt64640_cds.store.schema import SchemaNotReady, current, head, prune, require_head
 from cpt64640_cds.store.store import Store
 
 
@@ -65,6 +66,23 @@ def test_the_store_upgrades_its_sqlite_file_itself(tmp_path):
     memory = Store("sqlite://")  # one in-memory database: upgraded through the store's own connection
     assert memory.store_feedback("s", [{"card": "c", "outcome": "accepted", "outcomeTimestamp": "2026-12-01"}]) == 1
     memory.close()
+
+
+def test_a_newer_releases_schema_serves_an_older_one_never(tmp_path):
+    """A rolling update: instances of this release still run after the next one's migration."""
+    url = f"sqlite:///{tmp_path / 'rolling.sqlite3'}"
+    Store(url).close()
+    engine = create_engine(url)
+    for revision, ready in (("9999-next-release", True), ("0001", False), (head(), True)):
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+        with engine.connect() as conn:
+            if ready:
+                require_head(conn)
+            else:
+                with pytest.raises(SchemaNotReady, match="db upgrade"):
+                    require_head(conn)
+    engine.dispose()
 
 
 def test_a_database_with_foreign_tables_is_refused(tmp_path):
