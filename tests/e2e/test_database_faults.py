@@ -112,7 +112,9 @@ def _figure(case: str, **values: float | int | bool) -> None:
 
 def _no_server_errors(server: Process) -> None:
     lines = [json.loads(line) for line in server.log_lines() if line.startswith("{")]
-    assert not [line for line in lines if line.get("event") == "unhandled" or line.get("status", 0) >= 500]
+    # 503 is the answer these tests expect from feedback while the database is away; any other 5xx is a fault.
+    faults = [line for line in lines if line.get("event") == "unhandled" or line.get("status", 0) >= 500]
+    assert not [line for line in faults if line.get("status") != 503]
 
 
 def _card_recorded(database_url: str, card_uuid: str) -> bool:
