@@ -58,6 +58,7 @@ def client(tmp_path, ec_key) -> Any:
     (tmp_path / "issuers.json").write_text(json.dumps(issuers))
     config = {
         "database_url": f"sqlite:///{tmp_path / 'store.sqlite3'}",
+        "auth": "required",  # whatever the environment says (tests/e2e/conftest.py sets CDS_AUTH=off)
         "trusted_issuers": str(tmp_path / "issuers.json"),
         "public_base_urls": (BASE,),
         "forwarded_allow_ips": ("10.244.0.0/16",),
