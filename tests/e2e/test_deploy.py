@@ -256,7 +256,7 @@ def test_the_rendered_proxy_passes_nginx_t(tmp_path):
     checked = subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-c", str(conf), "-e", "stderr"], capture_output=True)
     assert checked.returncode == 0, checked.stderr.decode()
     text = conf.read_text()
-    assert "server 127.0.0.1:9 max_fails=3 fail_timeout=10s;" in text and "cds-1" not in text
+    assert "server 127.0.0.1:9 max_fails=3 fail_timeout=2s;" in text and "cds-1" not in text
     assert re.findall(r"^\s*listen (\S+)", text, re.M) == ["127.0.0.1:18080"]
     assert "/var/" not in text and text.startswith("daemon off;")
     assert "user nginx;" in CONF.read_text() and "user nginx;" not in text

@@ -46,6 +46,9 @@ ISSUER = "https://ehr.example.org"
 KID = "scale-out-key"
 CLIENTS = 6  # threads of load, each with one call in flight at a time
 PHASE = 2.0  # seconds of load between the steps of the scenario
+# A rolling update waits this long after an instance is ready before stopping the next: longer than the proxy's
+# fail_timeout (2 s, deploy/nginx/nginx.conf), so that nginx has tried the restarted instance again.
+ROLLING_PAUSE = 3.0
 
 
 @dataclass
@@ -184,7 +187,7 @@ def test_a_crash_and_a_rolling_restart_under_load_cost_no_failed_call_and_no_fee
         deployment.instances["a"].kill()  # a crash: SIGKILL to serve and its workers
         time.sleep(PHASE)
         deployment.start("a")
-        time.sleep(PHASE)
+        time.sleep(ROLLING_PAUSE)
         deployment.instances["b"].stop()  # a rolling update: SIGTERM, calls in flight finish
         deployment.start("b")
         time.sleep(PHASE)
