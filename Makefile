@@ -1,5 +1,6 @@
 # Two entry points for a fresh machine with Python 3.11+ and make:
-#   make run   - install into .venv and start the service under gunicorn on embedded defaults
+#   make run   - install into .venv and start the service under gunicorn on embedded defaults, with the fixture
+#                FHIR server (fhir-fixtures/) beside it on FHIR_PORT
 #   make test  - install with the dev extras into .venv and run the whole test suite
 #   make bench - the speed targets of docs/performance.md, measured here (BENCH_ARGS=--quick / --strict)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -20,8 +21,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed-run
 
 # Local development: no client authentication (a warning says so at start-up); production sets CDS_AUTH=required.
+# `cpt64640 dev` starts `serve` and the fixture FHIR server, prints both URLs and stops both on Ctrl-C or SIGTERM.
+FHIR_PORT ?= 8090
 run: $(VENV)/.installed-run
-	CDS_AUTH=$${CDS_AUTH:-off} $(BIN)/cpt64640 serve
+	CDS_AUTH=$${CDS_AUTH:-off} $(BIN)/cpt64640 dev fhir-fixtures --fhir-port $(FHIR_PORT)
 
 # As root with apt-get, scripts/system-deps first says what it will do to the machine, then installs Chromium,
 # PostgreSQL and nginx where missing and starts a PostgreSQL cluster on 127.0.0.1:5432 (role cpt64640, database

@@ -63,6 +63,8 @@ class Settings:
     fhir_allowlist: tuple[str, ...] = ()
     max_prefetch_resources: int = 5000  # per prefetch key, after paging
     max_json_depth: int = 64
+    # The FHIR server the playground offers first; `cpt64640 dev` (make run) sets it to its fixture server.
+    playground_fhir_url: str = ""
 
     @classmethod
     def from_env(
@@ -135,6 +137,10 @@ class Settings:
                 raise ConfigError(f"{_ENV_NAMES[name]} must be at least 1")
         if self.fhir_max_pages < 1:
             raise ConfigError("CDS_FHIR_MAX_PAGES must be at least 1")
+        if self.playground_fhir_url:
+            parts = urlsplit(self.playground_fhir_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigError(f"CDS_PLAYGROUND_FHIR_URL: {self.playground_fhir_url!r} must be an http(s) URL")
         if not self.cors_origins:
             raise ConfigError("CDS_CORS_ORIGINS must name at least one origin (or *)")
 
@@ -180,6 +186,7 @@ _ENV_NAMES = {
     "fhir_allowlist": "CDS_FHIR_ALLOWLIST",
     "max_prefetch_resources": "CDS_MAX_PREFETCH_RESOURCES",
     "max_json_depth": "CDS_MAX_JSON_DEPTH",
+    "playground_fhir_url": "CDS_PLAYGROUND_FHIR_URL",
 }
 
 

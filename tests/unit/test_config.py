@@ -39,3 +39,12 @@ def test_serving_needs_client_authentication_settings_offline_commands_do_not():
     assert Settings.from_env({}, serving=False).auth == "required"
     with pytest.raises(ConfigError, match="CDS_RETENTION_DAYS"):
         Settings.from_env({"CDS_RETENTION_DAYS": "0"}, serving=False)
+
+
+def test_the_playground_fhir_url_is_an_http_url_or_empty():
+    assert Settings.from_env({"CDS_AUTH": "off"}).playground_fhir_url == ""
+    given = Settings.from_env({"CDS_AUTH": "off", "CDS_PLAYGROUND_FHIR_URL": "http://127.0.0.1:8090"})
+    assert given.playground_fhir_url == "http://127.0.0.1:8090"
+    for wrong in ("127.0.0.1:8090", "ftp://fhir.example.org", "http://"):
+        with pytest.raises(ConfigError, match="CDS_PLAYGROUND_FHIR_URL"):
+            Settings.from_env({"CDS_AUTH": "off", "CDS_PLAYGROUND_FHIR_URL": wrong})

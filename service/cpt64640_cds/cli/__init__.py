@@ -1,6 +1,7 @@
 """`cpt64640` command line: `serve` (the CDS service: gunicorn behind nginx), the offline commands `db` (schema
-migrations and retention) and `feedback-report`, and the developer tools `fhir-server` (fixture FHIR), `replay`
-(scenarios against golden cards). One module per command, each adding its parser with `add(commands)`.
+migrations and retention) and `feedback-report`, and the developer tools `dev` (`make run`: serve with the
+fixture FHIR server beside it), `fhir-server` (fixture FHIR), `replay` (scenarios against golden cards).
+One module per command, each adding its parser with `add(commands)`.
 
 Each command imports what it needs when it runs: `serve` (server/) must set up the metrics folder before the
 app is imported, and the tools' extras (`pip install 'cpt64640-cds[tools]'`) are not needed to serve."""
@@ -15,9 +16,9 @@ from typing import Any
 from .. import __version__
 from ..config import ConfigError
 from ..knowledge.loader import KNOWLEDGE_DIR, KnowledgeError
-from . import db, feedback_report, fhir_server, replay, serve
+from . import db, dev, feedback_report, fhir_server, replay, serve
 
-COMMANDS = (serve, db, feedback_report, replay, fhir_server)
+COMMANDS = (serve, dev, db, feedback_report, replay, fhir_server)
 
 
 class _Version(argparse.Action):
