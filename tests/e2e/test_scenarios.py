@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import pytest
 
+from cpt64640_cds.cards.evidence import found_in
+from cpt64640_cds.facts.model import Evidence
 from cpt64640_cds.knowledge.loader import load as load_knowledge
 from cpt64640_cds.tools.replay import OverHttp, run_scenario
 from cpt64640_cds.tools.scenarios import discover
@@ -34,12 +36,13 @@ def services(target):
 
 
 def _explains_itself(card: dict) -> None:
-    """The rule, the rule-set version, the evidence and what is missing are in the card; it can be declined."""
+    """The rule, the rule-set version, the evidence (in coders' words in the detail, as references and FHIR paths
+    in the extension) and what is missing are in the card; it can be declined."""
     explanation = card["extension"]["cpt64640-cds.explanation"]
     rule = explanation["ruleId"]
     assert f"rule `{rule}`, rule set {KB.version}" in card["detail"]
-    for evidence in explanation["evidence"]:
-        assert evidence["reference"] in card["detail"]
+    evidence = [Evidence(e["reference"], tuple(e.get("fields", ()))) for e in explanation["evidence"]]
+    assert f"Read from the {found_in(evidence)}." in card["detail"]
     for missing in explanation.get("missing", []):
         assert missing in card["detail"]
     reasons = card["overrideReasons"]
