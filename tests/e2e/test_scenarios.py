@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from cpt64640_cds.cards.evidence import found_in
-from cpt64640_cds.facts.model import Evidence
+from cpt64640_cds.cards.evidence import resource_word
 from cpt64640_cds.knowledge.loader import load as load_knowledge
 from cpt64640_cds.tools.replay import OverHttp, run_scenario
 from cpt64640_cds.tools.scenarios import discover
@@ -41,8 +40,8 @@ def _explains_itself(card: dict) -> None:
     explanation = card["extension"]["cpt64640-cds.explanation"]
     rule = explanation["ruleId"]
     assert f"rule `{rule}`, rule set {KB.version}" in card["detail"]
-    evidence = [Evidence(e["reference"], tuple(e.get("fields", ()))) for e in explanation["evidence"]]
-    assert f"Read from the {found_in(evidence)}." in card["detail"]
+    read = card["detail"].split("**Why:**")[1].split("Read from the ")[1].split("\n\n")[0]
+    assert all(resource_word(e["reference"]) in read for e in explanation["evidence"])
     for missing in explanation.get("missing", []):
         assert missing in card["detail"]
     reasons = card["overrideReasons"]

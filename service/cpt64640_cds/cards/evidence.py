@@ -1,12 +1,14 @@
-"""The evidence line in coders' words: which records were read and what in them ("procedure order: nerve and
-side, agent"), not FHIR field paths. The paths stay machine-readable in the card's `extension`."""
+"""The evidence line in coders' words: which records were read and what was found in them ("procedure order
+(phenol 6% 3 mL, left lateral femoral cutaneous nerve, ultrasound guidance)"), else what in them was read
+("condition (diagnosis)"), never FHIR field paths. The paths stay machine-readable in the card's `extension`."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
 
-from ..facts.model import Evidence
+from ..facts.model import Evidence, NerveEpisode
+from ..knowledge.base import Knowledge
 from ..knowledge.grammar import count
 
 RESOURCE_WORDS = {
@@ -48,6 +50,15 @@ FIELD_WORDS = {
 }
 
 
+GUIDANCE_WORDS = {
+    "ultrasound": "ultrasound guidance",
+    "fluoroscopy": "fluoroscopic guidance",
+    "ct": "CT guidance",
+    "mr": "MR guidance",
+    "unspecified": "image guidance",
+}
+
+
 def resource_word(reference: str) -> str:
     kind = reference.split("/", 1)[0]
     return RESOURCE_WORDS.get(kind, _words(kind))
@@ -64,15 +75,38 @@ def _field_word(kind: str, path: str) -> str:
     return FIELD_WORDS.get(head, _words(head))
 
 
-def found_in(evidence: Iterable[Evidence]) -> str:
-    """ "procedure order (nerve and side, notes); 2 conditions (diagnosis)": grouped by kind of record."""
+def _number(value: float | None, unit: str) -> str:
+    return f" {value:g}{unit}" if value is not None else ""
+
+
+def what_was_found(episode: NerveEpisode, kb: Knowledge) -> list[str]:
+    """A nerve episode as a coder would summarise its record: agent and dose, side and nerve, guidance."""
+    doses = [
+        f"{kb.agents[d.agent].name}{_number(d.concentration_pct, '%')}{_number(d.volume_ml, ' mL')}"
+        for d in episode.doses
+    ]
+    name = episode.nerve.name if episode.nerve else episode.nerve_text
+    nerve = [f"{f'{episode.side} ' if episode.side else ''}{name}"] if name else []
+    guidance = [GUIDANCE_WORDS.get(g, f"{g} guidance") for g in sorted(episode.guidance)]
+    return list(dict.fromkeys(doses)) + nerve + guidance
+
+
+def found_in(evidence: Iterable[Evidence], episodes: Iterable[NerveEpisode], kb: Knowledge) -> str:
+    """ "procedure order (phenol 6% 3 mL, left ... nerve, ultrasound guidance); 2 conditions (diagnosis)": a record
+    a nerve episode came from says what was found; the others are grouped by kind, with what in them was read."""
+    sources = {e.source: e for e in episodes}
+    found: list[str] = []
     kinds: dict[str, tuple[list[str], dict[str, None]]] = {}
     for item in evidence:
+        kind = item.reference.split("/", 1)[0]
+        episode = sources.get(item.reference)
+        if episode is not None and (what := what_was_found(episode, kb)):
+            found.append(f"{resource_word(item.reference)} ({', '.join(what)})")
+            continue
         refs, fields = kinds.setdefault(resource_word(item.reference), ([], {}))
         refs.append(item.reference)
-        fields.update(dict.fromkeys(_field_word(item.reference.split("/", 1)[0], f) for f in item.fields))
-    parts = []
+        fields.update(dict.fromkeys(_field_word(kind, f) for f in item.fields))
     for word, (refs, fields) in kinds.items():
         named = word if len(refs) == 1 else count(len(refs), word)
-        parts.append(f"{named} ({', '.join(fields)})" if fields else named)
-    return "; ".join(parts)
+        found.append(f"{named} ({', '.join(fields)})" if fields else named)
+    return "; ".join(found)

@@ -84,7 +84,7 @@ def _suggestion(option: Option, ctx: CardContext) -> dict[str, Any] | None:
 
 
 def _detail(finding: Finding, ctx: CardContext) -> str:
-    found = f" Read from the {found_in(finding.evidence)}." if finding.evidence else ""
+    found = f" Read from the {found_in(finding.evidence, ctx.facts.episodes, ctx.kb)}." if finding.evidence else ""
     parts = [finding.detail, f"**Why:** rule `{finding.rule_id}`, rule set {ctx.kb.version}.{found}"]
     if ctx.facts.unavailable:
         parts.append(

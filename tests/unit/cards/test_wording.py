@@ -69,7 +69,10 @@ def test_the_why_line_names_records_in_coders_words_and_keeps_rule_and_version()
     [card] = _cards(facts(episode()))
     why = card["detail"].split("**Why:**")[1]
     assert f"rule `line-suggestion`, rule set {KB.version}." in why
-    assert "procedure order (" in why and "nerve and side" in why
+    assert (
+        "Read from the procedure order (phenol 6% 3 mL, left lateral femoral cutaneous nerve, ultrasound guidance)"
+        in why
+    )
     assert "bodySite" not in why and "ServiceRequest/" not in why
     fields = card["extension"]["cpt64640-cds.explanation"]["evidence"][0]["fields"]
     assert any(f.startswith("bodySite") for f in fields)  # the paths are still there, as data
@@ -81,4 +84,14 @@ def test_records_of_one_kind_are_counted_and_a_condition_code_is_a_diagnosis():
         Evidence("ServiceRequest/b", ("note[0].text",)),
         Evidence("Condition/c", ("code",)),
     ]
-    assert found_in(evidence) == "2 procedure orders (nerve and side, notes); condition (diagnosis)"
+    assert found_in(evidence, [], KB) == "2 procedure orders (nerve and side, notes); condition (diagnosis)"
+
+
+def test_a_record_a_nerve_episode_came_from_says_what_was_found():
+    source = "ServiceRequest/o"
+    order = episode(agent="dehydrated-alcohol", concentration_pct=None, guidance=("fluoroscopy",), source=source)
+    evidence = [Evidence(source, ("bodySite",)), Evidence("Condition/c", ("code",))]
+    assert found_in(evidence, [order], KB) == (
+        "procedure order (dehydrated alcohol 3 mL, left lateral femoral cutaneous nerve, fluoroscopic guidance); "
+        "condition (diagnosis)"
+    )
