@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 
+from cpt64640_cds.cards.evidence import resource_word
 from cpt64640_cds.knowledge.loader import load as load_knowledge
 from cpt64640_cds.tools.replay import OverHttp, run_scenario
 from cpt64640_cds.tools.scenarios import discover
@@ -34,12 +35,13 @@ def services(target):
 
 
 def _explains_itself(card: dict) -> None:
-    """The rule, the rule-set version, the evidence and what is missing are in the card; it can be declined."""
+    """The rule, the rule-set version, the evidence (in coders' words in the detail, as references and FHIR paths
+    in the extension) and what is missing are in the card; it can be declined."""
     explanation = card["extension"]["cpt64640-cds.explanation"]
     rule = explanation["ruleId"]
     assert f"rule `{rule}`, rule set {KB.version}" in card["detail"]
-    for evidence in explanation["evidence"]:
-        assert evidence["reference"] in card["detail"]
+    read = card["detail"].split("**Why:**")[1].split("Read from the ")[1].split("\n\n")[0]
+    assert all(resource_word(e["reference"]) in read for e in explanation["evidence"])
     for missing in explanation.get("missing", []):
         assert missing in card["detail"]
     reasons = card["overrideReasons"]

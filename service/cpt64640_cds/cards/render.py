@@ -1,8 +1,9 @@
 """Cards: findings rendered as CDS Hooks 2.0 cards with FHIR actions (the contract of docs/cards.md).
 
 Every card carries a uuid, a summary under 140 characters, Markdown detail ending in the rule id, rule-set
-version and evidence, `source.topic` = the rule id in this project's rule system, and the same explanation
-as machine-readable data in `extension`. Proposed billing lines are ChargeItems in `create` actions.
+version and the records it read (in coders' words), `source.topic` = the rule id in this project's rule system,
+and the same explanation, FHIR paths included, as machine-readable data in `extension`.
+Proposed billing lines are ChargeItems in `create` actions.
 Nothing here emits null or an empty string, array or object.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 from ..reading.findings import MAX_TEXT_CHARS
 from ..rules.findings import Finding, Option
 from .context import CardContext
+from .evidence import found_in, resource_word
 from .resources import charge_item, modifier_action, recode_action
 
 SOURCE_LABEL = "CPT 64640 coding assistant"
@@ -60,13 +62,13 @@ def _card(finding: Finding, ctx: CardContext) -> dict[str, Any]:
 def _suggestion(option: Option, ctx: CardContext) -> dict[str, Any] | None:
     # FHIR transaction order: deletes, then creates, then updates.
     actions: list[dict[str, Any]] = [
-        {"type": "delete", "description": f"Remove {reference}", "resourceId": reference}
+        {"type": "delete", "description": f"Remove the {resource_word(reference)}", "resourceId": reference}
         for reference in option.deletes
     ]
     actions += [
         {
             "type": "create",
-            "description": f"Add billing line {line.label} ({line.site})",
+            "description": f"Add billing line {line.label}: {line.site}",
             "resource": charge_item(line, ctx),
         }
         for line in option.lines
@@ -82,10 +84,8 @@ def _suggestion(option: Option, ctx: CardContext) -> dict[str, Any] | None:
 
 
 def _detail(finding: Finding, ctx: CardContext) -> str:
-    evidence = "; ".join(
-        f"`{e.reference}`" + (f" ({', '.join(e.fields)})" if e.fields else "") for e in finding.evidence
-    )
-    parts = [finding.detail, f"**Why:** rule `{finding.rule_id}`, rule set {ctx.kb.version}. Evidence: {evidence}."]
+    found = f" Read from the {found_in(finding.evidence, ctx.facts.episodes, ctx.kb)}." if finding.evidence else ""
+    parts = [finding.detail, f"**Why:** rule `{finding.rule_id}`, rule set {ctx.kb.version}.{found}"]
     if ctx.facts.unavailable:
         parts.append(
             "**Data not available:** "

@@ -61,7 +61,7 @@ def recode_action(update: OrderUpdate, ctx: CardContext) -> dict[str, Any] | Non
     removed = f", replacing {', '.join(update.remove)}" if update.remove else ""
     return {
         "type": "update",
-        "description": f"Code {update.reference} as CPT {update.code}{removed}",
+        "description": f"Code the order as CPT {update.code}{removed}",
         "resource": order,
     }
 
@@ -82,7 +82,9 @@ def modifier_action(update: ModifierUpdate, ctx: CardContext) -> dict[str, Any] 
     item.setdefault("extension", []).append(_modifier_extension(update.modifier, ctx.kb))
     if not _valid_fhir(item):
         return None
-    return {"type": "update", "description": f"Add modifier {update.modifier} to {update.reference}", "resource": item}
+    codes = [c.get("code") for c in item.get("code", {}).get("coding", []) if isinstance(c, dict) and c.get("code")]
+    line = f"the {codes[0]} billing line" if codes else "the billing line"
+    return {"type": "update", "description": f"Add modifier {update.modifier} to {line}", "resource": item}
 
 
 def _reason(indication: Indication, kb: Knowledge) -> dict[str, Any] | None:

@@ -15,6 +15,7 @@ from typing import Literal
 from ..facts.model import NerveEpisode
 from ..knowledge.base import Knowledge
 from ..knowledge.codes import DestructionOption
+from ..knowledge.grammar import agree
 from .chemodenervation import Extremity, extremities, other_regions
 
 # "undetermined": what was done decides the code, and the record does not say it (radiofrequency, kind unstated).
@@ -119,7 +120,7 @@ def _destruction(episode: NerveEpisode, kb: Knowledge) -> Choice | None:
             option.choose[0],
             1,
             alternatives=option.choose,
-            reason=f"{nerve.name}: the branch is not named, and each has its own code",
+            reason=f"{nerve.name}: the branch is not named, and each branch has its own code",
             confirmed=option.confirmed,
             source=option.source,
         )
@@ -128,7 +129,7 @@ def _destruction(episode: NerveEpisode, kb: Knowledge) -> Choice | None:
     reason = (
         "a peripheral nerve no more specific code names"
         if category == "line"
-        else f"the {nerve.name} has its own code ({kb.codes[option.code].display})"
+        else f"the {nerve.name} {agree(nerve.name, 'has its', 'have their')} own code ({kb.codes[option.code].display})"
     )
     if option.code == kb.fallbacks.unlisted:
         reason = f"CPT reports {modality} destruction of the {nerve.name} with the unlisted code"

@@ -8,6 +8,7 @@ from ..coding.coded import CodedFacts
 from ..coding.lines import Line
 from ..facts.model import Evidence, Facts, ImagingFact, NerveEpisode
 from ..knowledge.base import Knowledge
+from ..knowledge.grammar import count
 from .findings import OrderUpdate
 
 SUMMARY_LIMIT = 139
@@ -33,12 +34,28 @@ def recode(episodes: Iterable[NerveEpisode], code: str, kb: Knowledge) -> tuple[
     return tuple(updates.values())
 
 
+LABEL_LIMIT = 80  # a suggestion label is a button: short, in clinician words, no resource ids
+
+
 def bill_label(lines: Iterable[Line], code: str, suffix: str = "") -> str:
     """A suggestion's label: the lines it adds or, when no line can be billed yet (no side), the recoding."""
-    labels = [line.label for line in lines]
-    if labels:
-        return f"Bill {', '.join(labels)}{suffix}"[:200]
+    lines = list(lines)
+    if len(lines) == 1:
+        line = lines[0]
+        return _short(f"Add {line.label}: {f'{line.side} ' if line.side else ''}{line.nerve_name}{suffix}")
+    if lines:
+        return _short(f"Add {count(len(lines), 'line')}: {', '.join(line.label for line in lines)}{suffix}")
     return f"Code the order as {code}"
+
+
+def recode_label(updates: Iterable[object], code: str) -> str:
+    """The label of a suggestion that only recodes draft orders: how many, never which ids."""
+    n = len(list(updates))
+    return f"Code the order as {code}" if n == 1 else f"Code the {count(n, 'order')} as {code}"
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= LABEL_LIMIT else text[: LABEL_LIMIT - 1].rstrip(", ;:") + "…"
 
 
 def fit(text: str) -> str:

@@ -5,6 +5,7 @@ duplicate draft orders."""
 from __future__ import annotations
 
 from ..facts.model import Facts, NerveEpisode
+from ..knowledge.grammar import agree, count
 from .common import fit, merge_evidence
 from .findings import Finding, Option
 from .inputs import RuleInputs
@@ -26,23 +27,28 @@ def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
             continue
         first = episodes[0]
         name = first.nerve.name if first.nerve else first.nerve_text
-        site = f"{name}, {first.side}" if first.side else str(name)
+        site = f"{first.side} {name}" if first.side else str(name)
+        appear = agree(site, "appears", "appear")
         # Keep what was performed (or the first order); the other draft orders are duplicates.
         keep = next((e.source for e in episodes if e.stage == "performed"), sources[0])
         duplicates = tuple(e.draft_order for e in episodes if e.draft_order and e.source != keep)
         duplicates = tuple(dict.fromkeys(duplicates))
-        options = (Option("Remove duplicate order " + ", ".join(duplicates), deletes=duplicates),) if duplicates else ()
+        options = (Option(_remove_label(len(duplicates)), deletes=duplicates),) if duplicates else ()
         findings.append(
             Finding(
                 rule_id=RULE_ID,
                 indicator="info",
-                summary=fit(f"The {site} appears {len(sources)} times in this encounter: report it once"),
+                summary=fit(f"The {site} {appear} {len(sources)} times in this encounter: report it once"),
                 detail=(
                     f"Several injections of the same nerve and side in one encounter are one service, one unit. "
-                    f"Merged into one line: {', '.join(f'`{s}`' for s in sources)}."
+                    f"The {len(sources)} records of it are merged into one line."
                 ),
                 evidence=merge_evidence(episodes),
                 options=options,
             )
         )
     return findings
+
+
+def _remove_label(n: int) -> str:
+    return "Remove the duplicate order" if n == 1 else f"Remove the {count(n, 'duplicate order')}"

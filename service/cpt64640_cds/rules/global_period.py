@@ -56,7 +56,7 @@ def _finding(
     period = "the day of the procedure" if days == 0 else f"the day of the procedure and {days} days after"
     if service.reference.startswith("ChargeItem/"):
         option = Option(
-            f"Add modifier {separate} to {service.code} ({service.reference})",
+            f"Add modifier {separate} to the {service.code} line",
             modifier_updates=(ModifierUpdate(service.reference, separate),),
             recommended=False,
         )

@@ -42,7 +42,7 @@ def _finding(service: GuidanceService, codes: list[str], inputs: RuleInputs) -> 
     including = " / ".join(codes)
     options: tuple[Option, ...] = ()
     if service.stage == "order":
-        options = (Option(f"Remove the separate guidance order {service.reference}", deletes=(service.reference,)),)
+        options = (Option("Remove the separate guidance order", deletes=(service.reference,)),)
     detail = (
         f"{upper_first(kb.guidance[service.modality].name)} guidance for the injection is part of {including}: "
         f"do not report {guidance} separately for the same date of service."

@@ -10,12 +10,14 @@ from ..coding.lines import Line
 from ..facts.indications import billable, diagnosis_code
 from ..facts.model import Coding, Facts, Indication, NerveEpisode
 from ..knowledge.base import Knowledge
-from .common import fit, merge_evidence, recode, unit_limit_note
+from ..knowledge.grammar import count
+from .common import bill_label, fit, merge_evidence, recode, recode_label, unit_limit_note
 from .findings import Finding, Option
 from .inputs import RuleInputs
 
 RULE_ID = "line-suggestion"
-TITLE_LIMIT = 60  # characters of a diagnosis title in the table
+TITLE_LIMIT = 60  # characters of a diagnosis title in a line
+NO_BREAK_HYPHEN = "\u2011"
 
 
 def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
@@ -27,12 +29,10 @@ def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
         return []
     billed = {service for line in lines for service in line.services}
     episodes = [e for e in proposal.episodes if e.source in billed]
-    label = f"Add billing {'line' if len(lines) == 1 else 'lines'} " + ", ".join(x.label for x in lines)
-    options = [Option(label, tuple(lines))]
+    options = [Option(bill_label(lines, other_nerve), tuple(lines))]
     updates = recode(episodes, other_nerve, kb)
     if updates:
-        orders = ", ".join(u.reference for u in updates)
-        options.append(Option(f"Code {orders} as {other_nerve}"[:200], updates=updates))
+        options.append(Option(recode_label(updates, other_nerve), updates=updates))
     limit_note = unit_limit_note(lines, kb)
     return [
         Finding(
@@ -55,9 +55,12 @@ def _summary(lines: list[Line], code: str) -> str:
 def _detail(lines: list[Line], inputs: RuleInputs, recoding: bool, limit_note: str) -> str:
     kb = inputs.kb
     other_nerve = kb.fallbacks.other_nerve
+    # A list, not a table: EHRs show cards in a narrow column (~400 px) where a 7-column table wrapped
+    # "64640-LT" at its hyphen; the non-breaking hyphen (U+2011) keeps each code and its modifiers whole.
     rows = "\n".join(
-        f"| {line.label} | {line.nerve_name} | {line.side or 'unsided'} | {line.units} | {line.date.isoformat()} "
-        f"| {'; '.join(_named(i, kb) for i in line.reasons) or 'none'} | {', '.join(line.services)} |"
+        f"- **{line.label.replace('-', NO_BREAK_HYPHEN)}** · {count(line.units, 'unit')} · "
+        f"{f'{line.side} ' if line.side else ''}{line.nerve_name} · {line.date.isoformat()}  \n"
+        f"  Diagnosis: {'; '.join(_named(i, kb) for i in line.reasons) or 'none linked'}"
         for line in lines
     )
     unknown = sorted({line.nerve_name for line in lines if line.nerve_id is None})
@@ -66,7 +69,7 @@ def _detail(lines: list[Line], inputs: RuleInputs, recoding: bool, limit_note: s
     parts = [
         f"{kb.codes[other_nerve].descriptor} One line per distinct nerve and side, one unit each, however many "
         "injections the nerve received.",
-        "| Line | Nerve | Side | Units | Date | Diagnoses | For |\n|---|---|---|---|---|---|---|\n" + rows,
+        rows,
     ]
     parts += [_unlinked(line, [c.episode for c in inputs.coded.episodes], kb) for line in lines if not line.reasons]
     if legend:
@@ -85,7 +88,7 @@ def _detail(lines: list[Line], inputs: RuleInputs, recoding: bool, limit_note: s
 
 def _title(coding: Coding, kb: Knowledge) -> str:
     """A short title: the record's display, else the ICD-10-CM title (never one typed here)."""
-    title = (coding.display or kb.diagnosis_title(coding.system, coding.code) or "").replace("|", "/")  # a table cell
+    title = coding.display or kb.diagnosis_title(coding.system, coding.code) or ""
     return title if len(title) <= TITLE_LIMIT else title[: TITLE_LIMIT - 1].rstrip(" ,;") + "…"
 
 

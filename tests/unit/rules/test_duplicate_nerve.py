@@ -11,11 +11,12 @@ def test_two_orders_for_the_left_lfcn_in_one_encounter():
     [finding] = findings_of(run, episode(source="ServiceRequest/sr-1"), episode(source="ServiceRequest/sr-2"))
     assert finding.indicator == "info"
     assert (
-        finding.summary == "The lateral femoral cutaneous nerve, left appears 2 times in this encounter: report it once"
+        finding.summary == "The left lateral femoral cutaneous nerve appears 2 times in this encounter: report it once"
     )
     [option] = finding.options
     assert option.deletes == ("ServiceRequest/sr-2",)  # the first order is kept
-    assert "`ServiceRequest/sr-1`, `ServiceRequest/sr-2`" in finding.detail
+    assert "The 2 records of it are merged into one line." in finding.detail
+    assert "ServiceRequest/" not in finding.detail  # the records are named in the card's extension
 
 
 def test_the_performed_procedure_is_kept_and_the_order_removed():

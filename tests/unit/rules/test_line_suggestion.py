@@ -81,9 +81,9 @@ def test_the_line_carries_the_diagnosis_of_its_nerve_not_an_unrelated_one():
     [finding] = findings_of(run, supported(OCCIPITAL, MERALGIA))
     [line] = finding.lines
     assert [c.code for i in line.reasons for c in i.codings] == ["G57.12"]
-    assert "| Line | Nerve | Side | Units | Date | Diagnoses | For |" in finding.detail
-    assert "| G57.12 Meralgia paresthetica, left lower limb |" in finding.detail
-    assert "M54.81" not in finding.detail.split("\n\n")[1]  # not in the table
+    [listed] = [part for part in finding.detail.split("\n\n") if part.startswith("- **64640\u2011LT**")]
+    assert "Diagnosis: G57.12 Meralgia paresthetica, left lower limb" in listed
+    assert "M54.81" not in listed
 
 
 def test_each_line_its_own_diagnosis():
@@ -106,7 +106,7 @@ def test_a_line_without_a_billable_diagnosis_says_so_and_keeps_the_snomed_reason
     [finding] = findings_of(run, supported(SNOMED_ONLY, OCCIPITAL))
     [line] = finding.lines
     assert line.reasons == ()
-    assert "| none |" in finding.detail
+    assert "Diagnosis: none linked" in finding.detail
     assert "No billable ICD-10-CM diagnosis is linked to 64640-LT (lateral femoral cutaneous nerve, left)" in (
         finding.detail
     )
