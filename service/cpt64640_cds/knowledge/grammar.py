@@ -24,3 +24,8 @@ def agree(name: str, singular: str, plural: str) -> str:
 def count(n: int, noun: str, plural: str | None = None) -> str:
     """ "1 line", "2 lines", "3 branches" (plural given when not noun + s)."""
     return f"{n} {noun if n == 1 else (plural or noun + 's')}"
+
+
+def listing(items: list[str]) -> str:
+    """ "a", "a and b", "a, b and c"."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

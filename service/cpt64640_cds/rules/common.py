@@ -8,7 +8,7 @@ from ..coding.coded import CodedFacts
 from ..coding.lines import Line
 from ..facts.model import Evidence, Facts, ImagingFact, NerveEpisode
 from ..knowledge.base import Knowledge
-from ..knowledge.grammar import count
+from ..knowledge.grammar import count, listing
 from .findings import OrderUpdate
 
 SUMMARY_LIMIT = 139
@@ -71,12 +71,13 @@ def caution(confirmed: bool, source: Iterable[str]) -> str:
     )
 
 
-def describe_treatment(episode: NerveEpisode, kb: Knowledge) -> str:
+def describe_treatment(episode: NerveEpisode, kb: Knowledge) -> tuple[str, int]:
+    """What was given ("lidocaine and triamcinolone") and how many things that names, for the verb."""
     agents = list(dict.fromkeys(kb.agents[d.agent].name for d in episode.doses))
     if agents:
-        return ", ".join(agents)
+        return listing(agents), len(agents)
     names: dict[str, str] = {m.modality: m.name for m in kb.modalities.values()}
-    return names.get(episode.treatment or "", "the treatment written")
+    return names.get(episode.treatment or "", "the treatment written"), 1
 
 
 def unit_limit_note(lines: Iterable[Line], kb: Knowledge) -> str:

@@ -26,7 +26,7 @@ def _finding(proposal: Proposal, inputs: RuleInputs) -> Finding:
     choice = proposal.choice
     other_nerve = kb.fallbacks.other_nerve
     claimed = any(other_nerve in e.cpt_codes or e.claims_destruction for e in episodes)
-    what = describe_treatment(episodes[0], kb)
+    what, things = describe_treatment(episodes[0], kb)
     options: tuple[Option, ...] = ()
     if choice.code is not None:
         lines = proposal.lines[choice.code]
@@ -38,7 +38,10 @@ def _finding(proposal: Proposal, inputs: RuleInputs) -> Finding:
             ),
         )
     target = choice.code or choice.family or "the code of what was injected"
-    summary = fit(f"{upper_first(what)} is not neurolytic: bill {target}" + (f", not {other_nerve}" if claimed else ""))
+    verb = "is" if things == 1 else "are"
+    summary = fit(
+        f"{upper_first(what)} {verb} not neurolytic: bill {target}" + (f", not {other_nerve}" if claimed else "")
+    )
     detail = f"{upper_first(choice.reason)}."
     if choice.code is not None:
         detail += f"\n\n- **{choice.code}** {kb.codes[choice.code].descriptor}"

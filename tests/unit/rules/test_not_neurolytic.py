@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from cpt64640_cds.facts.model import Dose
 from cpt64640_cds.rules.findings import OrderUpdate
 from cpt64640_cds.rules.not_neurolytic import run
 
-from ..factory import episode, findings_of, lines
+from ..factory import KB, episode, findings_of, lines
 
 
 def test_anaesthetic_only_on_a_64640_order_is_the_nerves_block_code():
@@ -39,3 +42,10 @@ def test_no_card_for_a_block_coded_as_a_block_or_for_phenol():
     block = episode(agent="bupivacaine", codes=("64450",), claims_destruction=False)
     assert findings_of(run, block) == []
     assert findings_of(run, episode()) == []
+
+
+def test_several_agents_are_named_together_and_the_verb_agrees():
+    block = episode(agent="lidocaine")
+    steroid = Dose("triamcinolone", KB.agents["triamcinolone"].klass, None, 1.0, "ServiceRequest/sr-1", "note[0].text")
+    [finding] = findings_of(run, replace(block, doses=(*block.doses, steroid)))
+    assert finding.summary.startswith("Lidocaine and triamcinolone are not neurolytic: bill 64450")
