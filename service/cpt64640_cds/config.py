@@ -6,6 +6,7 @@ environment, so the rest of the code receives a `Settings` and never touches `os
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -113,6 +114,11 @@ class Settings:
             parts = urlsplit(base)
             if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
                 raise ConfigError(f"CDS_PUBLIC_BASE_URL: {base!r} must be an http(s) base URL")
+        for proxy in set(self.forwarded_allow_ips) - {"*"}:  # as gunicorn and security/proxies.py read them
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ConfigError(f"CDS_FORWARDED_ALLOW_IPS: not an IP address or network: {proxy!r}") from None
         if self.replay_outage not in ("closed", "open"):
             raise ConfigError("CDS_REPLAY_OUTAGE must be closed or open")
         if self.front not in ("auto", "nginx", "none"):

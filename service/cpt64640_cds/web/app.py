@@ -62,7 +62,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *, announce: 
         policy=ModifierPolicy.of(kb, settings.distinct_modifier, settings.bilateral_modifier_50),
         authenticator=_authenticator(settings, store, logger),
         allowlist=FhirAllowlist.from_settings(settings),
-        proxies=_proxies(settings),
+        proxies=TrustedProxies(settings.forwarded_allow_ips),  # checked by Settings
     )
     app.url_map.strict_slashes = False  # "/cds-services/" is discovery too: clients join base URLs carelessly
     app.register_blueprint(bp)
@@ -132,10 +132,3 @@ def _authenticator(settings: Settings, store: Store, logger: logging.Logger) -> 
     authenticator = Authenticator(issuers, replay_cache=SharedReplayCache(store, settings.replay_outage, logger))
     authenticator.warm()
     return authenticator
-
-
-def _proxies(settings: Settings) -> TrustedProxies:
-    try:
-        return TrustedProxies(settings.forwarded_allow_ips)
-    except ValueError as exc:
-        raise ConfigError(f"CDS_FORWARDED_ALLOW_IPS: {exc}") from None
