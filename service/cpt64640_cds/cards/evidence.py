@@ -47,6 +47,9 @@ FIELD_WORDS = {
     "focalDevice": "devices and agents",
     "modality": "imaging type",
     "procedureCode": "imaging procedure",
+    "medicationCodeableConcept": "medication",
+    "dosageInstruction": "dose instructions",
+    "dosage": "dose",
 }
 
 
@@ -81,14 +84,20 @@ def _number(value: float | None, unit: str) -> str:
 
 def what_was_found(episode: NerveEpisode, kb: Knowledge) -> list[str]:
     """A nerve episode as a coder would summarise its record: agent and dose, side and nerve, guidance."""
+    # A dose another one of the same agent says more about ("phenol 6%" beside "phenol 6% 3 mL") is left out.
+    facts = list(dict.fromkeys((d.agent, d.concentration_pct, d.volume_ml) for d in episode.doses))
     doses = [
-        f"{kb.agents[d.agent].name}{_number(d.concentration_pct, '%')}{_number(d.volume_ml, ' mL')}"
-        for d in episode.doses
+        f"{kb.agents[agent].name}{_number(pct, '%')}{_number(ml, ' mL')}"
+        for agent, pct, ml in facts
+        if not any(
+            other != (agent, pct, ml) and other[0] == agent and pct in (None, other[1]) and ml in (None, other[2])
+            for other in facts
+        )
     ]
     name = episode.nerve.name if episode.nerve else episode.nerve_text
     nerve = [f"{f'{episode.side} ' if episode.side else ''}{name}"] if name else []
     guidance = [GUIDANCE_WORDS.get(g, f"{g} guidance") for g in sorted(episode.guidance)]
-    return list(dict.fromkeys(doses)) + nerve + guidance
+    return doses + nerve + guidance
 
 
 def found_in(evidence: Iterable[Evidence], episodes: Iterable[NerveEpisode], kb: Knowledge) -> str:

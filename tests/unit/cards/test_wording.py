@@ -95,3 +95,19 @@ def test_a_record_a_nerve_episode_came_from_says_what_was_found():
         "procedure order (dehydrated alcohol 3 mL, left lateral femoral cutaneous nerve, fluoroscopic guidance); "
         "condition (diagnosis)"
     )
+
+
+def test_a_dose_another_one_says_more_about_is_not_repeated():
+    from dataclasses import replace
+
+    from cpt64640_cds.facts.model import Dose
+
+    order = episode(source="ServiceRequest/o")
+    fuller = order.doses[0]
+    named_only = Dose("phenol", fuller.klass, 6.0, None, "MedicationRequest/m", "medicationCodeableConcept.text")
+    other = Dose("phenol", fuller.klass, 10.0, None, "MedicationRequest/m", "dosageInstruction[0].text")
+    order = replace(order, doses=(named_only, fuller, other))
+    evidence = [Evidence("ServiceRequest/o", ("bodySite",))]
+    assert found_in(evidence, [order], KB) == (
+        "procedure order (phenol 6% 3 mL, phenol 10%, left lateral femoral cutaneous nerve, ultrasound guidance)"
+    )
