@@ -64,6 +64,9 @@ class Settings:
     fhir_allowlist: tuple[str, ...] = ()
     max_prefetch_resources: int = 5000  # per prefetch key, after paging
     max_json_depth: int = 64
+    # The browser playground at `/`: "auto" serves it in development mode only, "on" also with authentication
+    # required (it then holds no patient data of its own: the browser talks to the FHIR server), "off" never.
+    playground: str = "auto"
     # The FHIR server the playground offers first; `cpt64640 dev` (make run) sets it to its fixture server.
     playground_fhir_url: str = ""
 
@@ -87,6 +90,10 @@ class Settings:
     @property
     def development(self) -> bool:
         return self.auth == "off"
+
+    @property
+    def playground_enabled(self) -> bool:
+        return self.playground == "on" or (self.playground == "auto" and self.development)
 
     @property
     def state_dir(self) -> Path:
@@ -143,6 +150,8 @@ class Settings:
                 raise ConfigError(f"{_ENV_NAMES[name]} must be at least 1")
         if self.fhir_max_pages < 1:
             raise ConfigError("CDS_FHIR_MAX_PAGES must be at least 1")
+        if self.playground not in ("auto", "on", "off"):
+            raise ConfigError("CDS_PLAYGROUND must be auto, on or off")
         if self.playground_fhir_url:
             parts = urlsplit(self.playground_fhir_url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -192,6 +201,7 @@ _ENV_NAMES = {
     "fhir_allowlist": "CDS_FHIR_ALLOWLIST",
     "max_prefetch_resources": "CDS_MAX_PREFETCH_RESOURCES",
     "max_json_depth": "CDS_MAX_JSON_DEPTH",
+    "playground": "CDS_PLAYGROUND",
     "playground_fhir_url": "CDS_PLAYGROUND_FHIR_URL",
 }
 

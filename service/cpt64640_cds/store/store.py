@@ -201,6 +201,23 @@ class Store:
 
         return self._within(read)
 
+    def feedback_for(self, card_uuid: str) -> list[dict[str, Any]]:
+        """The feedback stored about one card, with the rule that issued it (the playground shows it)."""
+        rule = func.coalesce(feedback.c.rule_id, issued_card.c.rule_id).label("rule_id")
+        columns = [c for c in feedback.c if c.name not in ("rule_id", "dedup_key", "id")]
+
+        def read() -> list[dict[str, Any]]:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(*columns, rule)
+                    .select_from(feedback.outerjoin(issued_card, feedback.c.card_uuid == issued_card.c.card_uuid))
+                    .where(feedback.c.card_uuid == card_uuid)
+                    .order_by(feedback.c.id)
+                )
+                return [dict(r._mapping) for r in rows]
+
+        return self._within(read)
+
     def close(self) -> None:
         """Write the queued card records (for at most the store's timeout), then let the connections go."""
         self.card_writer.close(self.timeout)

@@ -33,6 +33,7 @@ from ..security.replay_cache import SharedReplayCache
 from ..store.store import Store
 from .environment import EXTENSION, Environment, env
 from .http import api_error, cors, http_error, no_store, unexpected_error
+from .playground import bp as playground
 from .routes import bp, cards_dropped
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -66,6 +67,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *, announce: 
     )
     app.url_map.strict_slashes = False  # "/cds-services/" is discovery too: clients join base URLs carelessly
     app.register_blueprint(bp)
+    app.register_blueprint(playground)
     app.after_request(cors)
     app.after_request(no_store)
     app.after_request(_label_route)
