@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import os
 import re
-import select
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,13 +17,12 @@ import requests
 
 from cpt64640_cds.tools.cards import proposed_lines
 from cpt64640_cds.tools.hook_requests import fetching
-from cpt64640_cds.tools.processes import free_port
 
-from ..conftest import FIXTURES, ROOT, SIGN, fixture_request
+from ..conftest import ROOT, SIGN, fixture_request
 from .conftest import post_hook
+from .launcher import launch_dev, until_ready
 
 LFCN = ("64640", ("LT",), 1, "lateral femoral cutaneous nerve", "left")
-READY = re.compile(r"^ready: CDS Hooks discovery at (http://\S+/cds-services), fixture FHIR server at (http://\S+)$")
 FHIR = re.compile(r"^fixture FHIR server at (http://127\.0\.0\.1:\d+): (\d+) patients, \d+ resources$")
 
 
@@ -60,40 +57,8 @@ def _alive(pids: set[int]) -> set[int]:
 
 @pytest.fixture
 def launched(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CDS_")},
-        "CDS_AUTH": "off",  # what `make run` sets
-        "PORT": str(free_port()),
-        "WORKERS": "1",
-        "CDS_DATA_DIR": str(tmp_path),
-    }
-    launcher = subprocess.Popen(
-        [sys.executable, "-m", "cpt64640_cds", "dev", str(FIXTURES), "--fhir-port", "0"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-    lines: list[str] = []
-    try:
-        yield launcher, lines
-    finally:
-        if launcher.poll() is None:
-            os.killpg(launcher.pid, signal.SIGKILL)
-            launcher.wait(timeout=10)
-
-
-def _until_ready(launcher: subprocess.Popen[str], lines: list[str]) -> re.Match[str]:
-    assert launcher.stdout is not None
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and launcher.poll() is None:
-        if select.select([launcher.stdout], [], [], 1)[0]:
-            lines.append(launcher.stdout.readline().rstrip("\n"))
-            if ready := READY.match(lines[-1]):
-                return ready
-    raise AssertionError(f"no ready line: {lines}")
+    with launch_dev(tmp_path) as started:
+        yield started
 
 
 def test_make_run_runs_the_launcher_on_the_fixtures():
@@ -107,7 +72,7 @@ def test_make_run_runs_the_launcher_on_the_fixtures():
 )
 def test_launcher_serves_the_fixtures_to_the_service_and_stops_everything(launched, stop, signum):
     launcher, lines = launched
-    ready = _until_ready(launcher, lines)
+    ready = until_ready(launcher, lines)
     discovery, fhir_url = ready.groups()
     fhir_line = next(FHIR.match(line) for line in lines if FHIR.match(line))
     assert fhir_line.group(1) == fhir_url
