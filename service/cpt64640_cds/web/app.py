@@ -27,6 +27,7 @@ from ..logs import REQUEST_ID, configure, event
 from ..protocol.prefetch.allowlist import FhirAllowlist
 from ..protocol.services import all_services
 from ..security.authenticator import Authenticator
+from ..security.dev_issuer import DevIssuer
 from ..security.issuers import load_trusted_issuers, sandbox_preset
 from ..security.proxies import TrustedProxies
 from ..security.replay_cache import SharedReplayCache
@@ -54,6 +55,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *, announce: 
         announce_settings(settings, logger)
     store = Store(settings.store_url, timeout_ms=settings.database_timeout_ms, on_cards_dropped=cards_dropped)
     kb = load_knowledge()
+    dev_issuer = _dev_issuer(settings, logger) if settings.development else None
     app.extensions[EXTENSION] = Environment(
         settings=settings,
         kb=kb,
@@ -61,9 +63,10 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, *, announce: 
         store=store,
         logger=logger,
         policy=ModifierPolicy.of(kb, settings.distinct_modifier, settings.bilateral_modifier_50),
-        authenticator=_authenticator(settings, store, logger),
+        authenticator=_authenticator(settings, store, logger, dev_issuer),
         allowlist=FhirAllowlist.from_settings(settings),
         proxies=TrustedProxies(settings.forwarded_allow_ips),  # checked by Settings
+        dev_issuer=dev_issuer,
     )
     app.url_map.strict_slashes = False  # "/cds-services/" is discovery too: clients join base URLs carelessly
     app.register_blueprint(bp)
@@ -120,9 +123,13 @@ def _label_route(response: Response) -> Response:
     return response
 
 
-def _authenticator(settings: Settings, store: Store, logger: logging.Logger) -> Authenticator | None:
+def _authenticator(
+    settings: Settings, store: Store, logger: logging.Logger, dev_issuer: DevIssuer | None
+) -> Authenticator | None:
+    replay_cache = SharedReplayCache(store, settings.replay_outage, logger)
     if settings.development:
-        return None
+        # The playground's issuer alone, and only here: it is never trusted with CDS_AUTH=required.
+        return Authenticator(dev_issuer.trusted(), replay_cache=replay_cache) if dev_issuer else None
     issuers = {}
     try:
         if settings.trusted_issuers:
@@ -131,6 +138,22 @@ def _authenticator(settings: Settings, store: Store, logger: logging.Logger) -> 
         raise ConfigError(f"CDS_TRUSTED_ISSUERS: {exc}") from None
     if settings.sandbox_issuer:
         issuers.update(sandbox_preset())
-    authenticator = Authenticator(issuers, replay_cache=SharedReplayCache(store, settings.replay_outage, logger))
+    authenticator = Authenticator(issuers, replay_cache=replay_cache)
     authenticator.warm()
     return authenticator
+
+
+def _dev_issuer(settings: Settings, logger: logging.Logger) -> DevIssuer | None:
+    """The playground's signing key, in the data directory. Without it development mode still trusts every
+    caller; only the playground's signed calls are unavailable, which the warning says."""
+    try:
+        return DevIssuer.load_or_create(settings.state_dir)
+    except (OSError, ValueError) as exc:
+        event(
+            logger,
+            "playground-key-unavailable",
+            logging.WARNING,
+            path=str(settings.state_dir),
+            problem=type(exc).__name__,
+        )
+        return None

@@ -16,6 +16,7 @@ from ..knowledge.base import Knowledge
 from ..protocol.declarations import CdsService
 from ..protocol.prefetch.allowlist import FhirAllowlist
 from ..security.authenticator import Authenticator
+from ..security.dev_issuer import DevIssuer
 from ..security.proxies import TrustedProxies
 from ..store.store import Store
 
@@ -36,9 +37,11 @@ class Environment:
     store: Store
     logger: logging.Logger
     policy: ModifierPolicy
-    authenticator: Authenticator | None  # None: development mode, nobody is checked
+    # Development mode: the playground's issuer alone (None when its key could not be kept: nobody is checked).
+    authenticator: Authenticator | None
     allowlist: FhirAllowlist
     proxies: TrustedProxies  # CDS_FORWARDED_ALLOW_IPS: whose X-Proxy-Request-Id the replay check believes
+    dev_issuer: DevIssuer | None = None  # development mode only: signs the playground's calls
     large_admitted: threading.BoundedSemaphore = field(
         default_factory=lambda: threading.BoundedSemaphore(LARGE_CALLS_ADMITTED)
     )

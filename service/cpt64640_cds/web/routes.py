@@ -23,6 +23,7 @@ from ..protocol import contract
 from ..protocol.declarations import CdsService
 from ..protocol.prefetch.deadline import Deadline
 from ..security.authenticator import AuthError, Claims
+from ..security.dev_issuer import issued_by_playground
 from ..security.proxies import ATTEMPT_HEADER
 from ..security.replay_cache import ReplayStoreUnavailable
 from . import metrics, openapi
@@ -36,12 +37,19 @@ UNAUTHENTICATED = OPEN_PATHS | {"/readyz"}
 
 @bp.before_app_request
 def _authenticate() -> Response | None:
-    """Every CDS Hooks call carries the client's JWT (discovery, services, feedback); preflight does not."""
+    """Every CDS Hooks call carries the client's JWT (discovery, services, feedback); preflight does not.
+    Development mode checks only the tokens that claim the playground's issuer; it trusts every other caller
+    (the public CDS Hooks sandbox, for one, sends tokens of its own)."""
     environment = env()
     if request.method == "OPTIONS" or request.path in UNAUTHENTICATED or environment.authenticator is None:
         return None
-    # The audience is a configured base URL + the path, never built from the client's Host header.
-    audiences = [base.rstrip("/") + request.path for base in environment.settings.public_base_urls]
+    settings = environment.settings
+    if settings.development and not issued_by_playground(request.headers.get("Authorization")):
+        return None
+    # The audience is a configured base URL + the path, never built from the client's Host header. Development
+    # mode without one takes the request's own base URL: harmless, since it trusts every caller anyway.
+    bases = settings.public_base_urls or ((request.host_url,) if settings.development else ())
+    audiences = [base.rstrip("/") + request.path for base in bases]
     try:
         # The proxy's id of this client request, believed only from a configured proxy (security/proxies.py).
         attempt = environment.proxies.attempt(request.remote_addr, request.headers.get(ATTEMPT_HEADER))
