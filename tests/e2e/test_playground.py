@@ -29,7 +29,10 @@ def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, st
     data = tmp_path_factory.mktemp("playground")
     with launch_dev(data) as (launcher, lines):
         discovery, fhir_url = until_ready(launcher, lines).groups()
-        yield discovery.removesuffix("/cds-services"), fhir_url, data
+        base = discovery.removesuffix("/cds-services")
+        assert launcher.stdout is not None
+        assert launcher.stdout.readline().startswith(f"playground at {base}/ ")  # make run says where it is
+        yield base, fhir_url, data
 
 
 @pytest.fixture
@@ -165,8 +168,11 @@ def test_genicular_order_draws_the_more_specific_card_and_the_case_is_in_the_url
     assert order.find_element(By.NAME, "nerve").get_attribute("value") == "genicular"
     assert order.find_element(By.NAME, "agent").get_attribute("value") == "phenol"
     assert browser.find_element(By.ID, "patient").get_attribute("value") == "neuro-1"
+    _choose(browser, "#hook", "order-select")
     cards = _send(browser)
     _shot(browser, "3-genicular-more-specific.png")
+    request = json.loads(browser.find_element(By.ID, "raw-request").text.split("\n\n", 1)[1])
+    assert request["hook"] == "order-select" and request["context"]["selections"] == ["ServiceRequest/pg-order-1"]
     rules = [c.get_attribute("data-rule") for c in cards]
     assert "more-specific-code" in rules and "line-suggestion" not in rules
     specific = cards[rules.index("more-specific-code")]

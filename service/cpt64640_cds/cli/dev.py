@@ -60,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
     if _ready(f"http://{settings.host}:{settings.port}/healthz", service):
         discovery = f"http://{settings.host}:{settings.port}/cds-services"
         print(f"ready: CDS Hooks discovery at {discovery}, fixture FHIR server at {fhir_url}", flush=True)
+        if settings.playground_enabled:
+            print(f"playground at http://{settings.host}:{settings.port}/ (docs/playground.md)", flush=True)
     code = service.wait()
     fhir.shutdown()
     return code

@@ -11,7 +11,7 @@
     return node;
   };
   const pretty = (value) => JSON.stringify(value, null, 2);
-  const page = { vocab: null, services: {}, discovery: {}, conditions: [] };
+  const page = { vocab: null, services: {}, discovery: {}, conditions: [], fetchOnly: false };
   const state = {
     fhir: "",
     patient: "",
@@ -235,7 +235,9 @@
       if (!answer.ok) throw new Error(`the development key could not sign (${answer.status})`);
       return `Bearer ${(await answer.json()).token}`;
     }
+    // A pasted token is used once: the service refuses a token's second use (its jti is remembered).
     const pasted = $("#token").value.trim();
+    $("#token").value = "";
     return pasted ? `Bearer ${pasted.replace(/^Bearer\s+/i, "")}` : undefined;
   }
 
@@ -462,16 +464,21 @@
     page.vocab = await (await fetch("/playground/vocabulary.json")).json();
     page.services = page.vocab.services;
     try {
-      const discovery = await (await fetch("/cds-services")).json();
-      for (const service of discovery.services) page.discovery[service.id] = service;
+      const answer = await fetch("/cds-services");
+      if (!answer.ok) throw new Error(String(answer.status));
+      for (const service of (await answer.json()).services) page.discovery[service.id] = service;
     } catch {
-      $("#send-status").textContent = "Discovery unavailable: prefetch mode sends no prefetch.";
+      // Discovery needs a token when authentication is required: without its templates, the service fetches.
+      page.fetchOnly = true;
+      $("#send-status").textContent = "Discovery needs a token here: fetch mode only. Paste a fresh token for each call.";
     }
     if (!restore()) {
       state.fhir = document.body.dataset.fhirUrl || "";
       state.orders = [normalised({ kind: "order", code: "64640" })];
     }
+    if (page.fetchOnly) state.mode = "fetch";
     bind();
+    $("#mode").disabled = Boolean(page.fetchOnly);
     renderOrders();
     if (state.fhir) await loadPatients();
     document.body.dataset.ready = "yes";
