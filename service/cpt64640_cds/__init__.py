@@ -22,6 +22,7 @@ STAGES = (
     "rules",  # small pure functions: facts → findings
     "cards",  # findings → CDS Hooks cards
     "pipeline",  # one hook call, end to end
+    "audit",  # the same review over a Bulk Data export, on this machine or Apache Spark
     "store",  # issued cards, feedback, seen JWT ids
     "security",  # client authentication
     "web",  # the Flask app
