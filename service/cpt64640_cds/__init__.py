@@ -8,7 +8,7 @@ protocol (contract, prefetch) → fhir → reading → facts → coding → rule
 and served by `web` under `server`.
 """
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 # Shared by every stage; they import nothing of the package but each other.
 LEAVES = ("errors", "config", "logs")

@@ -28,6 +28,7 @@ from .protocol.prefetch.allowlist import FhirAllowlist
 from .protocol.prefetch.completion import PrefetchResult, complete
 from .protocol.prefetch.deadline import Deadline
 from .rules.catalogue import run_all
+from .rules.findings import Finding
 from .rules.inputs import RuleInputs
 
 STAGES = ("contract", "prefetch", "parse", "facts", "coding", "rules", "cards")
@@ -36,11 +37,15 @@ STAGES = ("contract", "prefetch", "parse", "facts", "coding", "rules", "cards")
 @dataclass
 class Result:
     cards: list[dict[str, Any]]
-    rule_ids: list[str]
+    findings: list[Finding]  # what the cards were rendered from (the audit writes them as rows)
     prefetch: PrefetchResult
     dropped: int
     timings: dict[str, float]  # milliseconds per stage, in STAGES order
     record: Record  # the typed resources the cards were read from (the web layer frees them after answering)
+
+    @property
+    def rule_ids(self) -> list[str]:
+        return [f.rule_id for f in self.findings]
 
 
 class _Stopwatch:
@@ -76,7 +81,7 @@ def run(
     watch.lap("prefetch")
     record = build(body["context"], service.focus(body["context"]), completed)
     watch.lap("parse")
-    facts = extract(record, kb, today)
+    facts = extract(record, kb, today, review=service.review)
     watch.lap("facts")
     coded = code(facts, kb, policy)
     watch.lap("coding")
@@ -84,7 +89,7 @@ def run(
     watch.lap("rules")
     cards = _guard(render(findings, CardContext(kb, facts, record.raw)), logger)
     watch.lap("cards")
-    return Result(cards, [f.rule_id for f in findings], completed, len(record.dropped), watch.ms, record)
+    return Result(cards, findings, completed, len(record.dropped), watch.ms, record)
 
 
 def _guard(rendered: list[dict[str, Any]], logger: logging.Logger) -> list[dict[str, Any]]:

@@ -42,8 +42,9 @@ def _resources(data: Any) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(FIXTURES)))
 def test_fixture_resources_are_valid_fhir(path: Path):
-    resources = list(_resources(load(path)))
-    assert resources
+    data = load(path)
+    resources = list(_resources(data))
+    assert resources or data.get("hook") == "encounter-discharge"  # its context names the encounter only
     for resource in resources:
         get_fhir_model_class(resource["resourceType"]).model_validate(resource)
 

@@ -51,12 +51,33 @@ def _card(finding: Finding, ctx: CardContext) -> dict[str, Any]:
     ]
     if finding.missing:
         card["extension"][EXPLANATION_KEY]["missing"] = list(finding.missing)
+    # A review after the fact: both sides of the comparison, as data (each only when there is one).
+    if finding.documented:
+        card["extension"][EXPLANATION_KEY]["documented"] = [
+            {"code": d.code, **_modifiers(d.modifiers), "units": d.units, "nerve": d.nerve_name, "side": d.side}
+            for d in finding.documented
+        ]
+    if finding.billed:
+        card["extension"][EXPLANATION_KEY]["billed"] = [
+            {
+                "reference": b.reference,
+                **({"item": b.item} if b.item is not None else {}),
+                "code": b.code,
+                **_modifiers(b.modifiers),
+                "units": b.units,
+            }
+            for b in finding.billed
+        ]
     suggestions = [s for s in (_suggestion(option, ctx) for option in finding.options) if s]
     if suggestions:
         card["suggestions"] = suggestions
         several_recommended = sum(1 for option in finding.options if option.recommended) > 1
         card["selectionBehavior"] = "any" if several_recommended else "at-most-one"
     return card
+
+
+def _modifiers(modifiers: tuple[str, ...]) -> dict[str, list[str]]:
+    return {"modifiers": list(modifiers)} if modifiers else {}  # JSON arrays are never empty (FHIR's rule)
 
 
 def _suggestion(option: Option, ctx: CardContext) -> dict[str, Any] | None:

@@ -60,6 +60,9 @@ class CodedFacts:
     facts: Facts
     episodes: tuple[CodedEpisode, ...]  # in the facts' order
     proposals: tuple[Proposal, ...]
+    # Every line the documentation supports, whatever codes the records already carry: a review after the fact
+    # compares them with what was billed. Episodes whose code is undetermined or left to choose have none.
+    billable: tuple[Line, ...] = ()
 
     def proposals_of(self, *categories: Category) -> list[Proposal]:
         return [p for p in self.proposals if p.category in categories]
@@ -129,4 +132,17 @@ def code(facts: Facts, kb: Knowledge, policy: ModifierPolicy) -> CodedFacts:
         assert choice is not None  # proposals are only made of chosen episodes
         lines = {c: _lines(members, choice, c, kb, facts.today, facts.encounter, policy) for c in choice.codes}
         proposals.append(Proposal(choice.category, tuple(members), choice, lines))
-    return CodedFacts(facts, episodes, tuple(proposals))
+    return CodedFacts(facts, episodes, tuple(proposals), _billable(episodes, kb, facts, policy))
+
+
+def _billable(
+    episodes: tuple[CodedEpisode, ...], kb: Knowledge, facts: Facts, policy: ModifierPolicy
+) -> tuple[Line, ...]:
+    if not facts.review:
+        return ()
+    chosen = [
+        (c.episode, c.choice)
+        for c in episodes
+        if c.choice is not None and c.choice.category in ("line", "specific") and c.choice.code is not None
+    ]
+    return tuple(plan(chosen, kb, facts.today, policy))

@@ -16,6 +16,7 @@ from ..fhir.models import ChargeItem, Procedure
 from ..fhir.record import Record
 from ..knowledge.base import Knowledge
 from ..reading.session import reading_session
+from .billing import billed_lines
 from .conservative import conservative_care
 from .documents import administrations_by_procedure, medication_orders, read_documents
 from .episodes import EpisodeContext, episodes_of
@@ -27,7 +28,8 @@ SKIPPED_ORDER_STATUSES = frozenset({"revoked", "entered-in-error", "completed"})
 
 
 @reading_session()  # each distinct text read once per call
-def extract(record: Record, kb: Knowledge, today: date) -> Facts:
+def extract(record: Record, kb: Knowledge, today: date, *, review: bool = False) -> Facts:
+    """`review`: an encounter reviewed after the fact (encounter-discharge): what was billed for it is read too."""
     encounter = f"Encounter/{record.encounter_id}" if record.encounter_id else None
     facts = Facts(
         patient=f"Patient/{record.patient_id}",
@@ -39,6 +41,8 @@ def extract(record: Record, kb: Knowledge, today: date) -> Facts:
         unavailable=list(record.unavailable),
         incomplete=list(record.incomplete),
         dropped=list(record.dropped),
+        review=review,
+        billed=billed_lines(record, kb, encounter) if review else [],
     )
     procedure_orders = []
     for order in record.draft_orders:

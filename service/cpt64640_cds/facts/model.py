@@ -141,6 +141,23 @@ class GuidanceService:
     evidence: Evidence
 
 
+@dataclass(frozen=True)
+class BilledLine:
+    """A line already billed for the encounter: a ChargeItem, or one item of a Claim."""
+
+    reference: str  # ChargeItem/id or Claim/id (the item's sequence in `item`)
+    item: int | None  # the Claim item's sequence; None for a ChargeItem
+    code: str
+    modifiers: tuple[str, ...]  # sorted
+    units: int
+    date: date | None
+    evidence: Evidence
+
+    @property
+    def label(self) -> str:
+        return "-".join((self.code, *self.modifiers))
+
+
 @dataclass
 class Facts:
     patient: str  # Patient/id
@@ -153,6 +170,10 @@ class Facts:
     conservative: list[ConservativeCare] = field(default_factory=list)
     imaging: list[ImagingFact] = field(default_factory=list)
     em_services: list[EmService] = field(default_factory=list)
+    # A review after the fact (encounter-discharge): what was billed for the encounter is compared with what is
+    # documented; an order-time call leaves both as they are.
+    review: bool = False
+    billed: list[BilledLine] = field(default_factory=list)
     unavailable: list[str] = field(default_factory=list)
     incomplete: list[str] = field(default_factory=list)
     dropped: list[Dropped] = field(default_factory=list)

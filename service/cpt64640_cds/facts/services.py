@@ -84,7 +84,7 @@ def _separate_visit_text(modifier: str) -> re.Pattern[str]:
     return re.compile(rf"\b(992\d\d)\s*-\s*({modifier})\b|\bmodifier\s*{modifier}\b|-{modifier}\b")
 
 
-def _modifier_codes(element: Any) -> set[str]:
+def modifier_codes(element: Any) -> set[str]:
     """Modifiers carried as extensions whose url ends in "modifier" (as our own lines write them)."""
     found = set()
     for extension in getattr(element, "extension", None) or []:
@@ -108,9 +108,9 @@ def em_service(resource: Any, stage: Stage, kb: Knowledge) -> EmService | None:
     em = next(((c, f) for c, f in zip(codes, fields, strict=True) if kb.family(c) == "evaluation-management"), None)
     if em is None or concept is None:
         return None
-    modifiers = _modifier_codes(resource) | _modifier_codes(concept)
+    modifiers = modifier_codes(resource) | modifier_codes(concept)
     for coding in concept.coding or []:
-        modifiers |= _modifier_codes(coding)
+        modifiers |= modifier_codes(coding)
     separate = kb.modifier_for("separate-evaluation")
     if concept.text and _separate_visit_text(separate).search(concept.text):
         modifiers.add(separate)

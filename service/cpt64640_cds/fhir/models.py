@@ -346,6 +346,24 @@ class ChargeItem(Resource):
     context: Reference | None = None
     occurrenceDateTime: DateTime | None = None
     occurrencePeriod: Period | None = None
+    quantity: Quantity | None = None
+
+
+class ClaimItem(Partial):
+    sequence: int | None = None
+    productOrService: CodeableConcept | None = None
+    modifier: list[CodeableConcept] | None = None
+    quantity: Quantity | None = None
+    encounter: list[Reference] | None = None
+    servicedDate: DateTime | None = None
+    servicedPeriod: Period | None = None
+
+
+class Claim(Resource):
+    resource_type = "Claim"
+    status: Code | None = None
+    use: Code | None = None
+    item: list[ClaimItem] | None = None
 
 
 MODELS: dict[str, type[Resource]] = {
@@ -362,6 +380,7 @@ MODELS: dict[str, type[Resource]] = {
         ImagingStudy,
         DocumentReference,
         ChargeItem,
+        Claim,
     )
 }
 _declared: tuple[type[BaseModel], ...] = (Element, Coding, Extension, CodeableConcept, *MODELS.values())

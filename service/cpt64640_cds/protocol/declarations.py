@@ -42,6 +42,8 @@ class CdsService:
     request_schema: str  # hooks/<name>.schema.json $id suffix
     # Which draft orders the rules focus on: order-sign looks at all, order-select at the selections.
     focus: Callable[[Mapping[str, Any]], frozenset[str] | None]
+    # A review after the fact (encounter-discharge): what was billed is compared with what is documented.
+    review: bool = False
 
     def __post_init__(self) -> None:
         for key, spec in self.prefetch.items():

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..coding.lines import Line
-from ..facts.model import Evidence
+from ..facts.model import BilledLine, Evidence
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,9 @@ class Finding:
     evidence: tuple[Evidence, ...]
     options: tuple[Option, ...] = field(default_factory=tuple)
     missing: tuple[str, ...] = ()  # what the record lacks, for documentation cards (labels, in order)
+    # A review after the fact: the documented line a finding is about, and what was billed for it.
+    documented: tuple[Line, ...] = ()
+    billed: tuple[BilledLine, ...] = ()
 
     @property
     def lines(self) -> tuple[Line, ...]:

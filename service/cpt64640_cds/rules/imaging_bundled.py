@@ -15,6 +15,8 @@ RULE_ID = "imaging-bundled"
 
 
 def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
+    if facts.review:
+        return []  # after the fact, what matters is guidance billed separately: billed-differs says so
     kb = inputs.kb
     bundling: dict[date, set[str]] = {}  # date -> codes that include guidance
     encounters: dict[str, set[str]] = {}

@@ -14,7 +14,9 @@ RULE_ID = "more-specific-code"
 
 
 def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
-    return [_finding(proposal, inputs) for proposal in inputs.coded.proposals_of("specific", "choose")]
+    # After the fact, billed-differs holds the bill to the specific code; a code left to choose is still asked.
+    categories = ("choose",) if facts.review else ("specific", "choose")
+    return [_finding(proposal, inputs) for proposal in inputs.coded.proposals_of(*categories)]
 
 
 def _finding(proposal: Proposal, inputs: RuleInputs) -> Finding:

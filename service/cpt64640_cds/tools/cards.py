@@ -81,16 +81,22 @@ def summarize(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if _creates_charge_item(action):
                 code, modifiers, *rest = charge_line(action["resource"])
                 lines.append([code, list(modifiers), *rest, line_diagnoses(action["resource"])])
-        out.append(
-            {
-                "topic": card["source"]["topic"]["code"],
-                "indicator": card["indicator"],
-                "lines": sorted(lines, key=json.dumps),
-                "codes": sorted(codes),
-                "missing": card.get("extension", {}).get(EXPLANATION_KEY, {}).get("missing", []),
-            }
-        )
+        explanation = card.get("extension", {}).get(EXPLANATION_KEY, {})
+        summary = {
+            "topic": card["source"]["topic"]["code"],
+            "indicator": card["indicator"],
+            "lines": sorted(lines, key=json.dumps),
+            "codes": sorted(codes),
+            "missing": explanation.get("missing", []),
+        }
+        if explanation.get("ruleId") == "billed-differs":  # what was billed, as code-modifiers x units (or none)
+            summary["billed"] = sorted(_billed_label(b) for b in explanation.get("billed", []))
+        out.append(summary)
     return sorted(out, key=lambda c: (c["topic"], json.dumps(c["lines"])))
+
+
+def _billed_label(billed: dict[str, Any]) -> str:
+    return f"{'-'.join([billed['code'], *billed.get('modifiers', [])])} \N{MULTIPLICATION SIGN} {billed['units']}"
 
 
 def response_problems(payload: Any) -> list[str]:

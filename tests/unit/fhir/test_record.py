@@ -56,7 +56,7 @@ def test_unused_resource_types_are_skipped_without_parsing():
         "resourceType": "Bundle",
         "entry": [
             {"resource": {"resourceType": "Observation", "status": "bogus", "nonsense": 1}},
-            {"resource": {"resourceType": "Claim", "id": "c"}},
+            {"resource": {"resourceType": "Coverage", "id": "c"}},
         ],
     }
     record = build(CONTEXT, None, _prefetch(other=bundle))

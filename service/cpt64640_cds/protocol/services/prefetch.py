@@ -1,4 +1,4 @@
-"""The prefetch both services declare: what the coding rules read besides the draft orders."""
+"""The prefetch every service declares: what the coding rules read besides the draft orders."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ PREFETCH = {
     "chargeItems": Prefetch(
         "ChargeItem?patient={{context.patientId}}&_count=100",
         required=False,
-        purpose="E/M services billed on the procedure date (global period)",
+        purpose="what was billed: E/M services on the procedure date (global period), lines at discharge",
     ),
     "documentReferences": Prefetch(
         "DocumentReference?patient={{context.patientId}}&_sort=-date&_count=50",
