@@ -163,7 +163,7 @@ def _open(path: Path, compress: bool, stack: ExitStack) -> IO[bytes]:
         return raw
     # No file name and mtime 0 in the gzip header: the same export gives the same bytes.
     packed = gzip_module.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6)
-    return stack.enter_context(io.BufferedWriter(packed, buffer_size=1 << 20))
+    return stack.enter_context(io.BufferedWriter(packed, buffer_size=1 << 18))
 
 
 def make_export(patients: int, out: Path, *, gzip: bool = False, seed: int = 64640) -> dict[str, int]:
