@@ -104,7 +104,10 @@ def _compile(resource: dict[str, Any], ids: set[str]) -> Compiled:
 
     def mark(value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: hole(False, v) if k == "reference" and v in ids else mark(v) for k, v in value.items()}
+            return {
+                k: hole(False, v) if k == "reference" and isinstance(v, str) and v in ids else mark(v)
+                for k, v in value.items()
+            }
         if isinstance(value, list):
             return [mark(v) for v in value]
         if isinstance(value, str) and DATE.fullmatch(value):
@@ -118,6 +121,7 @@ def _compile(resource: dict[str, Any], ids: set[str]) -> Compiled:
 
 @cache
 def compiled() -> tuple[tuple[Compiled, ...], ...]:
+    """The templates compiled once: a copy is then only joins of text, not a walk of every resource."""
     out = []
     for record in templates():
         ids = {f"{r['resourceType']}/{r['id']}" for r in record}
@@ -139,12 +143,10 @@ def patient_lines(patients: int, seed: int = 64640) -> Iterator[list[tuple[str, 
         for resource in pool[index % len(pool)]:
             line = [resource.text[0]]
             for (is_date, value), text in zip(resource.holes, resource.text[1:], strict=True):
-                if not is_date:
-                    line.append(value + suffix)
-                elif days:
+                if is_date:
                     line.append(shifted.get(value) or shifted.setdefault(value, _shift(value, days)))
                 else:
-                    line.append(value)
+                    line.append(value + suffix)
                 line.append(text)
             record.append((resource.kind, "".join(line)))
         yield record
