@@ -6,6 +6,7 @@ computed here (the template only draws it, escaping every label)."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from .outputs import Run
 FINDINGS_LISTED = 5000
 ENCOUNTERS_LISTED = 10
 NO_DATE = "no date"
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+MONTHS_FILLED = 120  # a longer span (a stray date) charts only the months that have findings
 
 
 @dataclass(frozen=True)
@@ -51,12 +54,12 @@ def rule_chart(counts: Sequence[tuple[str, int]]) -> Chart:
 
 
 def month_chart(counts: Sequence[tuple[str, int]]) -> Chart:
-    """Vertical bars, one per month of service in order (findings without a date last)."""
+    """Vertical bars, one per month of service in order (findings without a date last); no bar for none."""
     column, plot, base = 36, 200, 230
     top = max((value for _, value in counts), default=0) or 1
     bars = []
     for index, (label, value) in enumerate(counts):
-        height = max(1.0, plot * value / top)
+        height = max(1.0, plot * value / top) if value else 0.0
         bars.append(Bar(label, value, 40 + index * column, base - height, column - 8, height))
     return Chart("Findings per month of service", max(320, 60 + len(counts) * column), base + 60, tuple(bars), False)
 
@@ -83,10 +86,26 @@ def largest_gaps(rows: Sequence[FindingRow], limit: int = ENCOUNTERS_LISTED) -> 
     return gaps
 
 
+def per_month(rows: Sequence[FindingRow]) -> list[tuple[str, int]]:
+    """Findings per month of service ("2025-03"), months without findings between the first and the last
+    included (up to MONTHS_FILLED of them), so the chart's axis is time; findings without a date last."""
+    counts = Counter(month.group() if (month := _MONTH.match(row.date_of_service or "")) else NO_DATE for row in rows)
+    undated = counts.pop(NO_DATE, 0)
+    months = sorted(counts)
+    if months and _month_number(months[-1]) - _month_number(months[0]) < MONTHS_FILLED:
+        first, last = _month_number(months[0]), _month_number(months[-1])
+        months = [f"{number // 12:04d}-{number % 12 + 1:02d}" for number in range(first, last + 1)]
+    return [(month, counts.get(month, 0)) for month in months] + ([(NO_DATE, undated)] if undated else [])
+
+
+def _month_number(month: str) -> int:
+    year, number = month.split("-")
+    return int(year) * 12 + int(number) - 1
+
+
 def render(rows: Sequence[FindingRow], totals: Totals, run: Run) -> str:
     by_rule = sorted(Counter(row.rule_id for row in rows).items(), key=lambda item: (-item[1], item[0]))
-    months = Counter((row.date_of_service or "")[:7] or NO_DATE for row in rows)
-    by_month = sorted(months.items(), key=lambda item: (item[0] == NO_DATE, item[0]))
+    by_month = per_month(rows)
     environment = Environment(loader=PackageLoader(__package__ or "cpt64640_cds.audit", "templates"), autoescape=True)
     return environment.get_template("summary.html.jinja").render(
         run=run,

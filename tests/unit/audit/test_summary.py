@@ -3,12 +3,13 @@ most findings, and every finding with a link to its evidence; text escaped; noth
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from html.parser import HTMLParser
 
 from cpt64640_cds.audit import summary
 from cpt64640_cds.audit.model import FindingRow
-from cpt64640_cds.audit.summary import NO_DATE, largest_gaps, month_chart, render, rule_chart
+from cpt64640_cds.audit.summary import NO_DATE, largest_gaps, month_chart, per_month, render, rule_chart
 
 from .rows import ROWS, RUN, TOTALS
 
@@ -77,9 +78,17 @@ def test_no_findings_render_without_charts():
 def test_the_charts_scale_bars_to_the_largest_count():
     chart = rule_chart([("a", 10), ("b", 5), ("c", 0)])
     assert [bar.width for bar in chart.bars] == [380, 190, 1.0]  # an empty rule still shows a sliver
-    months = month_chart([("2025-01", 4), ("2025-02", 2)])
-    assert [bar.height for bar in months.bars] == [200, 100]
+    months = month_chart([("2025-01", 4), ("2025-02", 2), ("2025-03", 0)])
+    assert [bar.height for bar in months.bars] == [200, 100, 0]
     assert all(bar.y + bar.height == 230 for bar in months.bars)  # one baseline
+
+
+def test_months_without_findings_between_the_first_and_last_are_on_the_axis():
+    dated = [dataclasses.replace(ROWS[0], date_of_service=day) for day in ("2024-11-30", "2025-02-01", "2025-02-27")]
+    undated = [dataclasses.replace(ROWS[0], date_of_service=value) for value in (None, "sometime")]
+    assert per_month(dated + undated) == [("2024-11", 1), ("2024-12", 0), ("2025-01", 0), ("2025-02", 2), (NO_DATE, 2)]
+    far_apart = [dataclasses.replace(ROWS[0], date_of_service=day) for day in ("1900-01-01", "2025-02-01")]
+    assert per_month(far_apart) == [("1900-01", 1), ("2025-02", 1)]  # a stray date does not draw 1,500 months
 
 
 def test_the_largest_gaps_are_the_encounters_with_most_findings():
