@@ -122,11 +122,14 @@ class _Bar:
     def _show(self, phase: str, total: int | None, unit: str) -> Any:
         if self.phase != phase:
             self.close()
+            # A terminal that reports no size (a bare pseudo-terminal) would get no bar at all: 80 x 24 then.
             try:
-                columns = os.get_terminal_size(self.stream.fileno()).columns
+                columns, rows = os.get_terminal_size(self.stream.fileno())
             except (OSError, ValueError):
-                columns = 0
-            self.bar = self.tqdm(total=total, file=self.stream, unit=unit, desc=phase, ncols=columns or 80)
+                columns, rows = 0, 0
+            self.bar = self.tqdm(
+                total=total, file=self.stream, unit=unit, desc=phase, ncols=columns or 80, nrows=rows or 24
+            )
             self.phase = phase
         return self.bar
 
