@@ -1,6 +1,7 @@
 """`cpt64640` command line: `serve` (the CDS service: gunicorn behind nginx), the offline commands `db` (schema
-migrations and retention) and `feedback-report`, and the developer tools `dev` (`make run`: serve with the
-fixture FHIR server beside it), `fhir-server` (fixture FHIR), `replay` (scenarios against golden cards).
+migrations and retention), `feedback-report` and `audit` (coding review over a FHIR Bulk Data export), and the
+developer tools `dev` (`make run`: serve with the fixture FHIR server beside it), `fhir-server` (fixture FHIR),
+`replay` (scenarios against golden cards).
 One module per command, each adding its parser with `add(commands)`.
 
 Each command imports what it needs when it runs: `serve` (server/) must set up the metrics folder before the
@@ -16,9 +17,9 @@ from typing import Any
 from .. import __version__
 from ..config import ConfigError
 from ..knowledge.loader import KNOWLEDGE_DIR, KnowledgeError
-from . import db, dev, feedback_report, fhir_server, replay, serve
+from . import audit, db, dev, feedback_report, fhir_server, replay, serve
 
-COMMANDS = (serve, dev, db, feedback_report, replay, fhir_server)
+COMMANDS = (serve, dev, db, feedback_report, replay, fhir_server, audit)
 
 
 class _Version(argparse.Action):
