@@ -89,14 +89,15 @@ def summarize(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "codes": sorted(codes),
             "missing": explanation.get("missing", []),
         }
-        if explanation.get("ruleId") == "billed-differs":  # what was billed, as code-modifiers x units (or none)
-            summary["billed"] = sorted(_billed_label(b) for b in explanation.get("billed", []))
+        if explanation.get("ruleId") == "billed-differs":  # both sides, as code-modifiers x units (or none)
+            summary["documented"] = sorted(_line_label(d) for d in explanation.get("documented", []))
+            summary["billed"] = sorted(_line_label(b) for b in explanation.get("billed", []))
         out.append(summary)
     return sorted(out, key=lambda c: (c["topic"], json.dumps(c["lines"])))
 
 
-def _billed_label(billed: dict[str, Any]) -> str:
-    return f"{'-'.join([billed['code'], *billed.get('modifiers', [])])} \N{MULTIPLICATION SIGN} {billed['units']}"
+def _line_label(line: dict[str, Any]) -> str:
+    return f"{'-'.join([line['code'], *line.get('modifiers', [])])} \N{MULTIPLICATION SIGN} {line['units']}"
 
 
 def response_problems(payload: Any) -> list[str]:
