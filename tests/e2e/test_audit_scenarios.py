@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from cpt64640_cds.tools.fhirserver import resources_in
+from cpt64640_cds.tools.scenarios import discover
 
 from ..conftest import FIXTURES
 
@@ -38,8 +39,7 @@ def _suffixed(value: Any, ids: set[str], suffix: str) -> Any:
 
 
 def _record(scenario: Path) -> list[dict[str, Any]]:
-    files = json.loads((scenario / "scenario.json").read_text())["resources"]
-    return [r for name in files for r in resources_in(json.loads((scenario / name).read_text()))]
+    return [r for path in discover([scenario])[0].resources for r in resources_in(json.loads(path.read_text()))]
 
 
 def build_export(out: Path) -> dict[str, str]:

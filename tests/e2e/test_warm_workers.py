@@ -16,11 +16,12 @@ import requests
 from sqlalchemy import create_engine, func, select
 
 from cpt64640_cds.pipeline import STAGES
+from cpt64640_cds.protocol.services import all_services
 from cpt64640_cds.server.warmup import warm
 from cpt64640_cds.store.tables import issued_card
 from cpt64640_cds.tools.processes import Process, start_service
 
-from ..conftest import SELECT, SIGN, fixture_request
+from ..conftest import SIGN, fixture_request
 from ..hostile_servers import booted_workers, settles
 from .conftest import post_hook
 
@@ -90,10 +91,10 @@ def test_a_worker_answers_only_once_warm_and_every_worker_warms(served):
 def test_the_warm_up_leaves_no_card_rows_no_counted_call_and_no_hook_line(served):
     rows, metrics, hook_lines = served.before_any_call
     assert rows == 0
-    # The series a call moves exist from the start (at zero), for every stage of both services.
-    assert _counted(metrics, "cds_requests_total") == {f'service="{s}",status="200"': 0.0 for s in (SIGN, SELECT)}
+    # The series a call moves exist from the start (at zero), for every stage of every service.
+    assert _counted(metrics, "cds_requests_total") == {f'service="{s}",status="200"': 0.0 for s in all_services()}
     assert set(_counted(metrics, "cds_stage_seconds_count").values()) == {0.0}
-    assert len(_counted(metrics, "cds_stage_seconds_count")) == 2 * len(STAGES)
+    assert len(_counted(metrics, "cds_stage_seconds_count")) == len(all_services()) * len(STAGES)
     assert hook_lines == 0
     # The same checks after one real call: it leaves all three.
     server = served.server

@@ -51,6 +51,8 @@ def _normalize_expected(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "lines": sorted(c.get("lines", []), key=json.dumps),
             "codes": sorted(c.get("codes", [])),
             "missing": c.get("missing", []),
+            # A billing comparison (encounter-discharge) says both sides.
+            **({k: sorted(c.get(k, [])) for k in ("documented", "billed")} if c["topic"] == "billed-differs" else {}),
         }
         for c in cards
     ]
