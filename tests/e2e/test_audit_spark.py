@@ -57,23 +57,25 @@ def _resources() -> dict[str, list[dict[str, Any]]]:
 
 @pytest.fixture(scope="module")
 def export(tmp_path_factory) -> list[tuple[str, str]]:
-    """(label, path) per file: one type per file, Procedure in two files (the first gzipped), a malformed line
-    and a blank line in Condition.ndjson."""
+    """(label, path) per file: one type per file, Procedure in two files (the first gzipped), a line that is not
+    JSON and a blank line in Condition.ndjson, a Patient whose id is not UTF-8 (Latin-1)."""
     folder = tmp_path_factory.mktemp("export")
     files: list[tuple[str, str]] = []
 
-    def write(label: str, lines: list[str]) -> None:
-        text = "".join(line + "\n" for line in lines).encode("utf-8")
+    def write(label: str, lines: list[bytes]) -> None:
+        text = b"".join(line + b"\n" for line in lines)
         (folder / label).write_bytes(gzip.compress(text) if label.endswith(".gz") else text)
         files.append((label, str(folder / label)))
 
     for kind, resources in _resources().items():
-        lines = [json.dumps(resource) for resource in resources]
-        if kind == "Procedure":
+        lines = [json.dumps(resource).encode("utf-8") for resource in resources]
+        if kind == "Patient":
+            write("Patient.ndjson", [lines[0], b'{"resourceType": "Patient", "id": "caf\xe9"}', *lines[1:]])
+        elif kind == "Procedure":
             write("Procedure.1.ndjson.gz", lines[:3])
             write("Procedure.2.ndjson", lines[3:])
         elif kind == "Condition":
-            write("Condition.ndjson", [*lines[:2], '{"resourceType": "Condition", "id":', "", *lines[2:]])
+            write("Condition.ndjson", [*lines[:2], b'{"resourceType": "Condition", "id":', b"", *lines[2:]])
         else:
             write(f"{kind}.ndjson", lines)
     return files
@@ -84,52 +86,56 @@ def audited(spark, export) -> tuple[list[FindingRow], Totals]:
     return run_spark(export, REVIEW)  # on the active session, as under spark-submit
 
 
-def _reference(files: list[tuple[str, str]]) -> tuple[list[FindingRow], dict[str, int], list[MalformedLine], int]:
+def _reference(files: list[tuple[str, str]]) -> tuple[list[FindingRow], Totals]:
     """The audit in one process: every line in export order, grouped by patient, the same review."""
     patients: dict[str, list[dict[str, Any]]] = {}
-    by_type: dict[str, int] = {}
-    malformed = []
+    totals = Totals()
     for label, path in files:
-        with (
-            gzip.open(path, "rt", encoding="utf-8") if label.endswith(".gz") else open(path, encoding="utf-8") as lines
-        ):
-            for number, text in enumerate(lines, start=1):
-                value = parse_line(label, number, text.rstrip("\n"))
+        with gzip.open(path) if label.endswith(".gz") else open(path, "rb") as lines:
+            for number, raw in enumerate(lines, start=1):
+                # As Hadoop reads text: bytes that are not UTF-8 become U+FFFD.
+                value = parse_line(label, number, raw.rstrip(b"\n").decode("utf-8", errors="replace"))
                 if isinstance(value, MalformedLine):
-                    malformed.append(value)
+                    totals.malformed.append(value)
                 elif value is not None:
-                    by_type[value["resourceType"]] = by_type.get(value["resourceType"], 0) + 1
+                    kind = value["resourceType"]
+                    totals.resources_by_type[kind] = totals.resources_by_type.get(kind, 0) + 1
                     patient = patient_of(value)
                     if patient is not None:
                         patients.setdefault(patient, []).append(value)
     rows: list[FindingRow] = []
-    encounters = 0
     for patient, resources in patients.items():
         found, reviewed = review(patient, resources)
         rows += found
-        encounters += reviewed
-    return sorted(rows), by_type, malformed, encounters
+        totals.encounters_reviewed += reviewed
+    totals.patients = len(patients)
+    return sorted(rows), totals
 
 
 def test_spark_finds_what_one_process_finds(audited, export):
     rows, totals = audited
-    expected_rows, by_type, malformed, encounters = _reference(export)
+    expected_rows, expected = _reference(export)
     assert len(expected_rows) == len(_resources()["Procedure"])  # the gzipped file's included
     assert rows == expected_rows
-    assert totals.resources_by_type == by_type
-    assert by_type["Organization"] == 1
-    assert totals.patients == len(BUNDLES)
-    assert totals.encounters_reviewed == encounters == by_type["Encounter"]
-    assert malformed == totals.malformed
+    assert totals == expected  # resources by type, patients, encounters reviewed, malformed lines
+    assert totals.resources_by_type["Organization"] == 1  # counted, though it names no patient
+    assert totals.encounters_reviewed == totals.resources_by_type["Encounter"]
 
 
 def test_a_malformed_line_is_named_by_file_and_line_and_skipped(audited):
     _rows, totals = audited
     [line] = totals.malformed
     assert (line.file, line.line) == ("Condition.ndjson", 3)
-    assert line.problem.startswith("not JSON")
+    assert line.problem.startswith("not JSON") and "Condition" not in line.problem  # named, never quoted
     # The lines after it are read: every Condition but the broken one.
     assert totals.resources_by_type["Condition"] == len(_resources()["Condition"])
+
+
+def test_bytes_that_are_not_utf8_are_read_with_replacement(audited):
+    # Hadoop's text decoding: the Latin-1 Patient is read, its id with U+FFFD, and reviewed like any other.
+    _rows, totals = audited
+    assert totals.resources_by_type["Patient"] == len(BUNDLES) + 1
+    assert totals.patients == len(BUNDLES) + 1
 
 
 def test_a_review_that_cannot_be_imported_is_named_before_spark_runs(spark, export):

@@ -49,23 +49,23 @@ def spark_session(master: str | None = None) -> SparkSession:
     if active is not None and master is None:
         return active
     master = master or "local[*]"
-    # The Python workers are this interpreter, importing this package from where the driver found it.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    package_parent = str(Path(cpt64640_cds.__file__).resolve().parents[1])
-    python_path = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH", "")) if p)
     builder = (
         SparkSession.builder.master(master)
         .appName("cpt64640 audit")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")  # the caller's progress display is the one shown
-        .config("spark.executorEnv.PYTHONPATH", python_path)
     )
     if master.startswith("local"):
+        # The Python workers are this interpreter, importing this package from where the driver found it. On a
+        # cluster both are the executors' own (the package installed there), and the driver must be reachable:
+        # left to the cluster's settings.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        # Nothing listens beyond loopback; on a cluster the executors must reach the driver, so it is left to
-        # the cluster's own settings.
+        package_parent = str(Path(cpt64640_cds.__file__).resolve().parents[1])
+        python_path = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH", "")) if p)
         builder = (
-            builder.config("spark.driver.bindAddress", "127.0.0.1")
+            builder.config("spark.executorEnv.PYTHONPATH", python_path)
+            .config("spark.driver.bindAddress", "127.0.0.1")  # nothing listens beyond loopback
             .config("spark.driver.host", "127.0.0.1")
             .config("spark.sql.shuffle.partitions", "4")
         )
@@ -88,6 +88,8 @@ def run_spark(
     from pyspark.sql import SparkSession
 
     _resolve(review)  # a misspelt review fails here, before Spark starts
+    if not files:
+        return [], Totals()
     say = progress or (lambda _stage: None)
     owned = SparkSession.getActiveSession() is None
     session = spark_session(master)
@@ -136,6 +138,7 @@ def _read(sc: SparkContext, index: int, label: str, path: str) -> RDD[Line]:
     """One file's lines with their 1-based numbers and the file's label (a function of its own: the label is
     bound per file, not by the loop's last value). One partition per storage block (gzip: per file): the line
     numbers need a pass over the file per extra partition."""
+    # Hadoop decodes UTF-8 with replacement: bytes that are not UTF-8 arrive as U+FFFD, never failing the job.
     lines: RDD[str] = sc.textFile(path, minPartitions=1)
     return lines.zipWithIndex().map(lambda pair: (index, label, pair[1] + 1, pair[0]))
 
