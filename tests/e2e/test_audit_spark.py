@@ -11,6 +11,7 @@ import gzip
 import ipaddress
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -138,9 +139,10 @@ def test_bytes_that_are_not_utf8_are_read_with_replacement(audited):
     assert totals.patients == len(BUNDLES) + 1
 
 
-def test_a_review_that_cannot_be_imported_is_named_before_spark_runs(spark, export):
-    with pytest.raises(ValueError, match=r"tests\.audit_review_fake:nothing"):
-        run_spark(export, "tests.audit_review_fake:nothing")
+@pytest.mark.parametrize("review", ["tests.audit_review_fake:nothing", "tests.no_such_module:review", "review"])
+def test_a_review_that_cannot_be_imported_is_named_before_spark_runs(export, review):
+    with pytest.raises(ValueError, match=re.escape(repr(review))):
+        run_spark(export, review)
 
 
 def _listening(pids: set[int]) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:

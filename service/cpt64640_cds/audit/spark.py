@@ -2,8 +2,8 @@
 function (named "module:function") imported and run on the executors, each patient's resources in export order.
 
 On a cluster the executors import `cpt64640_cds` (and the review's module) from their own Python: install the
-package there (`pip install cpt64640-cds[spark]`) or ship a wheel with `spark-submit --py-files` (docs/audit.md).
-The driver and executors need nothing else of this machine."""
+package there (`pip install cpt64640-cds[spark]`) or ship a packed virtual environment with `spark-submit
+--archives` (docs/audit.md). The driver and executors need nothing else of this machine."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import sys
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache
-from operator import add
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,7 +66,6 @@ def spark_session(master: str | None = None) -> SparkSession:
             builder.config("spark.executorEnv.PYTHONPATH", python_path)
             .config("spark.driver.bindAddress", "127.0.0.1")  # nothing listens beyond loopback
             .config("spark.driver.host", "127.0.0.1")
-            .config("spark.sql.shuffle.partitions", "4")
         )
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
@@ -99,7 +97,7 @@ def run_spark(
         lines = sc.union([_read(sc, index, label, path) for index, (label, path) in enumerate(files)])
         parsed = lines.flatMap(_parse).persist(StorageLevel.MEMORY_AND_DISK)  # read once, counted then reviewed
 
-        counts = parsed.flatMap(_counted).reduceByKey(add).collectAsMap()
+        counts = parsed.flatMap(_counted).countByValue()  # counted per partition, summed on the driver
         totals = Totals(resources_by_type={kind: n for (tag, kind), n in sorted(counts.items()) if tag == "type"})
         malformed = counts.get(("malformed", ""), 0)
         if malformed:
@@ -158,15 +156,14 @@ def _parse(line: Line) -> list[Parsed]:
     return [("resource", ((patient, index, number), value))]
 
 
-def _counted(item: Parsed) -> list[tuple[tuple[str, str], int]]:
-    """What one parsed line adds to the counts: its resource type and whether it has a patient, or a malformed
-    line."""
+def _counted(item: Parsed) -> list[tuple[str, str]]:
+    """What one parsed line counts as: its resource type and whether it has a patient, or a malformed line."""
     tag, value = item
     if tag == "malformed":
-        return [(("malformed", ""), 1)]
+        return [("malformed", "")]
     if tag == "orphan":
-        return [(("type", value), 1)]
-    return [(("type", value[1]["resourceType"]), 1), (("patient", ""), 1)]
+        return [("type", value)]
+    return [("type", value[1]["resourceType"]), ("patient", "")]
 
 
 def _patient_partition(position: Position) -> int:
@@ -195,7 +192,10 @@ def _reviewer(review: str) -> Callable[[Iterable[tuple[Position, dict[str, Any]]
 def _resolve(review: str) -> Review:
     """The review function named "module:function", imported once per Python worker."""
     module, _, name = review.partition(":")
-    function = getattr(importlib.import_module(module), name, None) if name else None
+    try:
+        function = getattr(importlib.import_module(module), name, None) if module and name else None
+    except ImportError as exc:
+        raise ValueError(f"review {review!r} cannot be imported: {exc}") from exc
     if not callable(function):
         raise ValueError(f"review {review!r} is not an importable module:function")
     return function
