@@ -27,8 +27,8 @@ run: $(VENV)/.installed-run
 	CDS_AUTH=$${CDS_AUTH:-off} $(BIN)/cpt64640 dev fhir-fixtures --fhir-port $(FHIR_PORT)
 
 # As root with apt-get, scripts/system-deps first says what it will do to the machine, then installs Chromium,
-# PostgreSQL and nginx where missing and starts a PostgreSQL cluster on 127.0.0.1:5432 (role cpt64640, database
-# cpt64640_test). CPT64640_SYSTEM_DEPS=0 make test opts out; the tests that need them then skip and say why.
+# PostgreSQL, nginx and a Java runtime (for Spark) where missing and starts a PostgreSQL cluster on 127.0.0.1:5432
+# (role cpt64640, database cpt64640_test). CPT64640_SYSTEM_DEPS=0 make test opts out; the tests that need them then skip and say why.
 test: $(VENV)/.installed-dev
 	scripts/system-deps
 	$(BIN)/ruff check .

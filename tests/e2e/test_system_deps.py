@@ -18,8 +18,8 @@ import pytest
 from ..conftest import ROOT
 
 SCRIPT = ROOT / "scripts" / "system-deps"
-# What the script calls besides apt-get, from the machine (chromium is left out on purpose below).
-TOOLS = ("bash", "id", "su", "grep", "head", "ls", "sort", "tail", "chmod", "rm", "chromedriver", "psql")
+# What the script calls or looks for besides apt-get, from the machine (chromium is left out on purpose below).
+TOOLS = ("bash", "id", "su", "grep", "head", "ls", "sort", "tail", "chmod", "rm", "chromedriver", "psql", "java")
 TOOLS += ("createdb", "pg_lsclusters", "pg_ctlcluster", "pg_createcluster")
 RECORDING_APT_GET = '#!/bin/sh\necho "apt-get $*" >&2\n'  # stderr: the script sends apt-get's stdout away
 
@@ -43,7 +43,7 @@ def _everything_in_place() -> bool:
 
 needs_everything = pytest.mark.skipif(
     not _everything_in_place(),
-    reason="needs root with Chromium, nginx and the PostgreSQL test cluster already set up (make test as root)",
+    reason="needs root with Chromium, nginx, Java and the PostgreSQL test cluster already set up (make test as root)",
 )
 
 
@@ -78,7 +78,7 @@ def _run(path: Path, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_opting_out_installs_and_starts_nothing(folder):
-    # Nothing of Chromium, PostgreSQL or nginx on PATH and `id` says root: only the opt-out stops the install.
+    # Nothing of Chromium, PostgreSQL, nginx or Java on PATH and `id` says root: only the opt-out stops the install.
     _bin(folder, ("grep", "head", "ls", "sort", "tail"))
     (folder / "id").write_text("#!/bin/sh\necho 0\n")
     (folder / "id").chmod(0o755)
@@ -86,7 +86,7 @@ def test_opting_out_installs_and_starts_nothing(folder):
     assert result.returncode == 0
     assert result.stdout.splitlines() == [
         "system-deps: skipped (CPT64640_SYSTEM_DEPS=0): nothing installed or started; "
-        "tests that need Chromium, PostgreSQL or nginx skip and say why"
+        "tests that need Chromium, PostgreSQL, nginx or Java skip and say why"
     ]
 
 
@@ -112,3 +112,12 @@ def test_with_everything_in_place_it_says_so_in_one_line(folder):
     assert result.returncode == 0, result.stdout
     [line] = result.stdout.splitlines()
     assert "nothing to do" in line and "CPT64640_SYSTEM_DEPS=0" in line
+
+
+@needs_everything
+def test_without_java_it_installs_the_headless_runtime(folder):
+    result = _run(_bin(folder, ("chromium", *(tool for tool in TOOLS if tool != "java"))))
+    assert result.returncode == 0, result.stdout
+    lines = result.stdout.splitlines()
+    install = lines.index("apt-get install -y -qq default-jre-headless")
+    assert "installs Debian packages with apt-get: default-jre-headless" in "\n".join(lines[:install])
