@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
 from cpt64640_cds.tools.fhirserver import resources_in
@@ -90,14 +92,20 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, st
     return folder, patients
 
 
-def test_the_audit_finds_what_the_discharge_hook_answers(export, tmp_path):
+@pytest.fixture(scope="module")
+def local(export, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    out = tmp_path_factory.mktemp("local")
+    return out, audit(export[0], out, "--engine", "local", "--workers", "2")
+
+
+def test_the_audit_finds_what_the_discharge_hook_answers(export, local):
     folder, patients = export
+    out, ran = local
     assert len(SCENARIOS) >= 9 and len(patients) == len(SCENARIOS)
-    ran = audit(folder, tmp_path / "out", "--engine", "local", "--workers", "2")
     assert ran.returncode == 0, ran.stderr
     assert "Condition.ndjson:3: not JSON" in ran.stderr
 
-    with (tmp_path / "out" / "findings.csv").open(newline="") as file:
+    with (out / "findings.csv").open(newline="") as file:
         rows = list(csv.DictReader(file))
     got: dict[str, list[tuple[str, str, str]]] = {name: [] for name in patients.values()}
     for row in rows:
@@ -110,8 +118,28 @@ def test_the_audit_finds_what_the_discharge_hook_answers(export, tmp_path):
         assert sorted(got[scenario.name]) == _expected(scenario), scenario.name
     assert any(not found for found in got.values())  # the correctly billed encounters draw nothing
 
-    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    run = json.loads((out / "run.json").read_text())
     lines = sum(len((folder / f).read_text().splitlines()) for f in ("Condition.ndjson",))
     assert run["malformed_lines"] == 1
     assert run["resources_by_type"]["Condition"] == lines - 1
     assert run["patients"] == len(SCENARIOS) and run["encounters_reviewed"] >= len(SCENARIOS)
+
+
+def test_spark_finds_exactly_what_the_local_engine_finds(export, local, tmp_path):
+    pytest.importorskip("pyspark", reason="the spark extra (make test installs it)")
+    if shutil.which("java") is None:
+        pytest.skip("needs a Java runtime (make test installs default-jre-headless)")
+    folder, _ = export
+    local_out, local_ran = local
+    assert local_ran.returncode == 0, local_ran.stderr
+    ran = audit(folder, tmp_path / "spark", "--engine", "spark", "--master", "local[2]")
+    assert ran.returncode == 0, ran.stderr
+    assert "Condition.ndjson:3: not JSON" in ran.stderr
+    # The same rows, byte for byte, in the CSV and the Parquet file's table; the same totals.
+    assert (tmp_path / "spark" / "findings.csv").read_bytes() == (local_out / "findings.csv").read_bytes()
+    spark_table = pq.read_table(tmp_path / "spark" / "findings.parquet")
+    assert spark_table.equals(pq.read_table(local_out / "findings.parquet"))
+    runs = [json.loads((where / "run.json").read_text()) for where in (local_out, tmp_path / "spark")]
+    same = ("resources_by_type", "patients", "encounters_reviewed", "findings_by_rule", "malformed_lines")
+    assert [run["engine"] for run in runs] == ["local", "spark"]
+    assert {k: runs[0][k] for k in same} == {k: runs[1][k] for k in same}

@@ -133,8 +133,6 @@ def _open(file: ExportFile) -> BinaryIO:
 
 
 def _parse(label: str, number: int, raw: bytes) -> dict[str, Any] | MalformedLine | None:
-    try:
-        text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-    except UnicodeDecodeError as exc:
-        return MalformedLine(label, number, f"not UTF-8 (byte {exc.start + 1})")
-    return parse_line(label, number, text)
+    # Bytes that are not UTF-8 become U+FFFD, as Hadoop's text reader makes them for the Spark engine: both
+    # engines read the same resources from the same line.
+    return parse_line(label, number, raw.decode("utf-8", errors="replace"))

@@ -18,7 +18,7 @@ def parse_line(file: str, number: int, text: str) -> dict[str, Any] | MalformedL
     if not text.strip():
         return None
     try:
-        value = json.loads(text)
+        value = json.loads(text.removeprefix("\ufeff"))  # a byte-order mark opening a file is not content
     except json.JSONDecodeError as exc:
         return MalformedLine(file, number, f"not JSON ({exc.msg} at column {exc.colno})")
     except RecursionError:

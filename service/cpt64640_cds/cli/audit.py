@@ -60,11 +60,11 @@ def run(args: argparse.Namespace) -> int:
         with contextlib.nullcontext(None) if args.quiet else progress() as shown:
             if args.engine == "spark":
                 try:
-                    # (until audit/spark.py lands, mypy sees no such module)
-                    from ..audit.spark import run_spark  # type: ignore[import-untyped,unused-ignore]
+                    from ..audit.spark import run_spark
                 except ModuleNotFoundError as exc:
                     return _fail(f"--engine spark needs {exc.name}, which is not installed (pip install pyspark)")
-                rows, totals = run_spark(export.files, master=args.master, progress=shown)
+                files = [(file.label, str(file.path)) for file in export.files]
+                rows, totals = run_spark(files, master=args.master, progress=_say if shown else None)
             else:
                 rows, totals = run_local(export.files, workers=args.workers, progress=shown, scratch=out)
         finished = datetime.now(UTC)
@@ -88,6 +88,11 @@ def run(args: argparse.Namespace) -> int:
         f"wrote {out}/findings.parquet, findings.csv, summary.html, run.json"
     )
     return 0
+
+
+def _say(message: str) -> None:
+    """The Spark engine's progress: a line per stage (counts only), on a terminal and in a log alike."""
+    print(f"audit: {message}", file=sys.stderr, flush=True)
 
 
 def _fail(message: str) -> int:

@@ -119,11 +119,13 @@ def test_a_malformed_line_is_reported_with_its_file_and_line_and_the_rest_is_rea
     assert [p.problem for p in problems[1:]] == ["not a JSON object", "no resourceType"]
 
 
-def test_a_line_not_in_utf8_is_malformed_and_a_leading_bom_is_not(tmp_path):
+def test_bytes_not_in_utf8_read_as_replacement_characters_as_spark_reads_them_and_a_leading_bom_is_skipped(
+    tmp_path,
+):
     data = b"\xef\xbb\xbf" + _lines(PATIENT).encode() + b'{"resourceType": "Patient", "id": "\xff"}\n'
     found = list(read(_file(tmp_path, "Patient.ndjson", data)))
     assert found[0] == ("Patient.ndjson", 1, PATIENT)
-    assert found[1] == ("Patient.ndjson", 2, MalformedLine("Patient.ndjson", 2, "not UTF-8 (byte 36)"))
+    assert found[1] == ("Patient.ndjson", 2, {"resourceType": "Patient", "id": "\ufffd"})
 
 
 @pytest.mark.parametrize("name", ["Procedure.ndjson.gz", "Procedure.ndjson"])  # by suffix, or by magic bytes alone
