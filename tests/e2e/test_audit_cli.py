@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import pty
-import subprocess
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -16,6 +13,7 @@ import pytest
 
 from ..conftest import FIXTURES
 from ..unit.audit.exports import fixture_resources, write_export
+from .terminal import on_terminal
 from .test_cli import COMMAND, offline_environment, run
 
 EVERY_PATIENT = tuple(sorted(path.stem for path in (FIXTURES / "ehr").glob("*.json")))
@@ -109,28 +107,9 @@ def test_an_unusable_export_is_refused_in_one_line(tmp_path, make, message):
 def test_progress_on_a_terminal_is_a_bar_per_phase(tmp_path):
     pytest.importorskip("cpt64640_cds.audit.review")
     _export(tmp_path / "export")
-    controller, terminal = pty.openpty()  # stderr on a pseudo-terminal; stdout stays a pipe
-    process = subprocess.Popen(
-        [str(COMMAND), "audit", str(tmp_path / "export"), "--out", str(tmp_path / "out"), "--workers", "1"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=terminal,
-        env=offline_environment(tmp_path),
-    )
-    os.close(terminal)
-    drawn = b""
-    while True:
-        try:
-            chunk = os.read(controller, 4096)
-        except OSError:  # EIO: the command has exited and closed the terminal
-            break
-        if not chunk:
-            break
-        drawn += chunk
-    os.close(controller)
-    assert process.wait(timeout=300) == 0
-    assert process.stdout is not None and b" findings in " in process.stdout.read()
-    process.stdout.close()
-    screen = drawn.decode()
+    command = [str(COMMAND), "audit", str(tmp_path / "export"), "--out", str(tmp_path / "out"), "--workers", "1"]
+    returncode, stdout, screen = on_terminal(command, offline_environment(tmp_path))
+    assert returncode == 0
+    assert b" findings in " in stdout
     assert "\r" in screen and "reading: " in screen and "reviewing: 100%|" in screen
     assert "audit:" not in screen  # not the log lines

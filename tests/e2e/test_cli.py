@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import pty
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from cpt64640_cds.cli import parser
 from cpt64640_cds.knowledge.loader import load as load_knowledge
 
 from ..conftest import FIXTURES
+from .terminal import on_terminal
 
 COMMAND = Path(sys.executable).parent / "cpt64640"  # the installed console script
 # What only `serve` needs: who may call it. Offline commands must run without them.
@@ -88,30 +88,10 @@ def test_replay_progress_in_a_log_is_a_few_lines_without_carriage_returns(tmp_pa
 
 
 def test_replay_progress_on_a_terminal_is_a_bar(tmp_path):
-    # stderr on a pseudo-terminal (one that reports no size, as a bare pty does); stdout stays a pipe.
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        [str(COMMAND), "replay", *TWO_SCENARIOS, "--mode", "both"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=terminal,
-        env=offline_environment(tmp_path),
-    )
-    os.close(terminal)
-    drawn = b""
-    while True:
-        try:
-            chunk = os.read(controller, 4096)
-        except OSError:  # EIO: the command has exited and closed the terminal
-            break
-        if not chunk:
-            break
-        drawn += chunk
-    os.close(controller)
-    assert process.wait(timeout=300) == 0
-    assert process.stdout is not None and b"2 of 2 scenarios pass" in process.stdout.read()
-    process.stdout.close()
-    screen = drawn.decode()
+    command = [str(COMMAND), "replay", *TWO_SCENARIOS, "--mode", "both"]
+    returncode, stdout, screen = on_terminal(command, offline_environment(tmp_path))
+    assert returncode == 0
+    assert b"2 of 2 scenarios pass" in stdout
     assert "\r" in screen  # redrawn in place
     assert "100%|" in screen and "4/4" in screen and "█" in screen
     assert "replay:" not in screen  # not the log lines

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from ..config import Settings
+from ..tools.progress import new_bar, shown
 
 MALFORMED_PRINTED = 20
 
@@ -100,22 +99,9 @@ def _fail(message: str) -> int:
     return 2
 
 
-@contextlib.contextmanager
-def progress(stream: TextIO | None = None) -> Iterator[_Bar | _Lines]:
-    """A bar on a terminal (tqdm, from the tools extra); otherwise a line when reading ends and one when the
-    review ends. `stream`: stderr by default."""
-    stream = stream or sys.stderr
-    shown: _Bar | _Lines
-    try:
-        from tqdm import tqdm  # type: ignore[import-untyped]
-    except ModuleNotFoundError:
-        shown = _Lines(stream)
-    else:
-        shown = _Bar(stream, tqdm) if stream.isatty() else _Lines(stream)
-    try:
-        yield shown
-    finally:
-        shown.close()
+def progress(stream: TextIO | None = None) -> contextlib.AbstractContextManager[_Bar | _Lines]:
+    """A bar per phase on a terminal; otherwise a line when reading ends and one when the review ends."""
+    return shown(_Bar, _Lines, stream)
 
 
 class _Bar:
@@ -127,14 +113,7 @@ class _Bar:
     def _show(self, phase: str, total: int | None, unit: str) -> Any:
         if self.phase != phase:
             self.close()
-            # A terminal that reports no size (a bare pseudo-terminal) would get no bar at all: 80 x 24 then.
-            try:
-                columns, rows = os.get_terminal_size(self.stream.fileno())
-            except (OSError, ValueError):
-                columns, rows = 0, 0
-            self.bar = self.tqdm(
-                total=total, file=self.stream, unit=unit, desc=phase, ncols=columns or 80, nrows=rows or 24
-            )
+            self.bar = new_bar(self.tqdm, self.stream, total=total, unit=unit, desc=phase)
             self.phase = phase
         return self.bar
 

@@ -40,8 +40,8 @@ def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
             billed.remove(match)
             if step is not _same:
                 findings.append(_differs(line, match, facts, kb))
-    findings += [_missing(line, facts, kb) for line in documented]
-    findings += [_unsupported(b, kb) for b in billed]
+    findings += [_missing(line, facts) for line in documented]
+    findings += [_unsupported(b) for b in billed]
     including = sorted({line.code for line in inputs.coded.billable if kb.codes[line.code].imaging_included})
     if including:
         findings += [_guidance(b, including[0], kb) for b in guidance]
@@ -125,7 +125,7 @@ def _differs(line: Line, billed: BilledLine, facts: Facts, kb: Knowledge) -> Fin
     )
 
 
-def _missing(line: Line, facts: Facts, kb: Knowledge) -> Finding:
+def _missing(line: Line, facts: Facts) -> Finding:
     return Finding(
         rule_id=RULE_ID,
         indicator="warning",
@@ -137,28 +137,33 @@ def _missing(line: Line, facts: Facts, kb: Knowledge) -> Finding:
     )
 
 
-def _unsupported(billed: BilledLine, kb: Knowledge) -> Finding:
-    return Finding(
-        rule_id=RULE_ID,
-        indicator="warning",
-        summary=fit(f"Billed {billed.label}: not supported by this encounter's documentation"),
-        detail=(
-            f"Billed: {_bill(billed)}. No completed procedure of this encounter documents a service it codes: the "
-            "procedure may be undocumented, not neurolytic, or documented under another code."
-        ),
-        evidence=(billed.evidence,),
-        options=_fix(None, billed, "Remove the billed line"),
-        billed=(billed,),
+def _unsupported(billed: BilledLine) -> Finding:
+    return _billed_only(
+        billed,
+        f"Billed {billed.label}: not supported by this encounter's documentation",
+        "No completed procedure of this encounter documents a service it codes: the procedure may be "
+        "undocumented, not neurolytic, or documented under another code.",
+        "Remove the billed line",
     )
 
 
 def _guidance(billed: BilledLine, code: str, kb: Knowledge) -> Finding:
+    return _billed_only(
+        billed,
+        f"Billed {billed.label} separately: image guidance is included in {code}",
+        kb.codes[code].descriptor,
+        "Remove the guidance line",
+    )
+
+
+def _billed_only(billed: BilledLine, summary: str, why: str, label: str) -> Finding:
+    """A billed line nothing documented pairs with."""
     return Finding(
         rule_id=RULE_ID,
         indicator="warning",
-        summary=fit(f"Billed {billed.label} separately: image guidance is included in {code}"),
-        detail=f"Billed: {_bill(billed)}. {kb.codes[code].descriptor}",
+        summary=fit(summary),
+        detail=f"Billed: {_bill(billed)}. {why}",
         evidence=(billed.evidence,),
-        options=_fix(None, billed, "Remove the guidance line"),
+        options=_fix(None, billed, label),
         billed=(billed,),
     )

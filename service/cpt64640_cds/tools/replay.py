@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
@@ -31,6 +29,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from .cards import summarize
 from .fhirserver import FixtureStore, create_fhir_app
 from .hook_requests import answer_prefetch
+from .progress import new_bar, shown
 from .scenarios import ReplayError, Scenario
 
 if TYPE_CHECKING:
@@ -262,22 +261,10 @@ def update_golden(result: Result) -> list[Path]:
     return written
 
 
-@contextmanager
-def progress(stream: TextIO | None = None) -> Iterator[Progress]:
-    """A bar on a terminal (tqdm, from the tools extra); otherwise a start line, a line per quarter and an end
-    line, so a CI log holds a handful of lines and never a carriage return. `stream`: stderr by default."""
-    stream = stream or sys.stderr
-    shown: _Bar | _Lines
-    try:
-        from tqdm import tqdm  # type: ignore[import-untyped]
-    except ModuleNotFoundError:
-        shown = _Lines(stream)
-    else:
-        shown = _Bar(stream, tqdm) if stream.isatty() else _Lines(stream)
-    try:
-        yield shown
-    finally:
-        shown.close()
+def progress(stream: TextIO | None = None) -> AbstractContextManager[_Bar | _Lines]:
+    """A bar on a terminal; otherwise a start line, a line per quarter and an end line, so a CI log holds a
+    handful of lines. `stream`: stderr by default."""
+    return shown(_Bar, _Lines, stream)
 
 
 class _Bar:
@@ -287,12 +274,7 @@ class _Bar:
 
     def __call__(self, done: int, total: int, label: str) -> None:
         if self.bar is None:
-            # A terminal that reports no size (a bare pseudo-terminal) would get no bar at all: 80 x 24 then.
-            try:
-                columns, rows = os.get_terminal_size(self.stream.fileno())
-            except (OSError, ValueError):
-                columns, rows = 0, 0
-            self.bar = self.tqdm(total=total, file=self.stream, unit="run", ncols=columns or 80, nrows=rows or 24)
+            self.bar = new_bar(self.tqdm, self.stream, total=total, unit="run")
         self.bar.set_postfix_str(label[:40], refresh=False)
         self.bar.update(done - self.bar.n)
 
