@@ -238,3 +238,22 @@ def test_cards_read_in_a_400_px_panel(launched, tmp_path):
         assert driver.execute_script("return arguments[0].getClientRects().length", code) == 1
         button = card.find_element(By.CSS_SELECTOR, ".suggestion button.accept")
         assert button.rect["x"] + button.rect["width"] <= width
+
+
+def test_a_discharge_review_of_an_encounter_billed_with_too_many_units(launched, browser):
+    from selenium.webdriver.common.by import By
+
+    base, _, _ = launched
+    _open(browser, f"{base}/")
+    _patient(browser, "dis-units", "enc-done-units")  # a discharge scenario's patient, on the fixture server
+    browser.find_element(By.CSS_SELECTOR, ".order[data-index='0'] .remove").click()
+    _choose(browser, "#hook", "encounter-discharge")
+    cards = _send(browser)
+    _shot(browser, "5-discharge-units.png")
+    request = json.loads(browser.find_element(By.ID, "raw-request").text.split("\n\n", 1)[1])
+    assert "draftOrders" not in request["context"] and request["context"]["encounterId"] == "enc-done-units"
+    assert "claims" in request["prefetch"]  # discharge's own template, from discovery
+    [card] = cards
+    assert card.get_attribute("data-rule") == "billed-differs"
+    assert "units" in card.find_element(By.TAG_NAME, "h3").text
+    assert "Replace with 64640-RT" in card.find_element(By.CSS_SELECTOR, ".suggestion button.accept").text

@@ -121,7 +121,8 @@
     fill(
       $("#encounter"),
       [["", "(none)"], ...encounters.map((e) => [e.id, `${e.id} ${(e.period && e.period.start) || ""}`.trim()])],
-      state.encounter || (encounters[0] && encounters[0].id),
+      // The case's encounter when it is this patient's (a shared link), else the patient's latest.
+      encounters.some((e) => e.id === state.encounter) ? state.encounter : encounters[0] && encounters[0].id,
     );
     state.encounter = $("#encounter").value;
     renderOrders();
@@ -248,8 +249,11 @@
       status.textContent = "Choose a patient first.";
       return;
     }
-    if (state.orders.some((o) => o.kind === "performed") && !state.encounter) {
-      status.textContent = "A performed procedure belongs to an encounter: choose one.";
+    const discharge = state.hook === "encounter-discharge";
+    if ((discharge || state.orders.some((o) => o.kind === "performed")) && !state.encounter) {
+      status.textContent = discharge
+        ? "A discharge review is of one encounter: choose one."
+        : "A performed procedure belongs to an encounter: choose one.";
       return;
     }
     status.textContent = "Sending…";
@@ -260,12 +264,15 @@
       today: new Date().toISOString().slice(0, 10),
     };
     const built = Orders.build(state.orders, ctx, page.vocab);
+    // A discharge review sends no orders: the encounter's performed procedures (the chart's, and any composed
+    // here, which go into the prefetch) are held to what was billed for it.
+    const orders = { resourceType: "Bundle", type: "collection", entry: built.drafts.map((resource) => ({ resource })) };
     const context = {
       userId: USER,
       patientId: ctx.patientId,
       ...(ctx.encounterId ? { encounterId: ctx.encounterId } : {}),
       ...(state.hook === "order-select" ? { selections: built.selections } : {}),
-      draftOrders: { resourceType: "Bundle", type: "collection", entry: built.drafts.map((resource) => ({ resource })) },
+      ...(discharge ? {} : { draftOrders: orders }),
     };
     const body = { hookInstance: uuid(), hook: state.hook, fhirServer: state.fhir.replace(/\/+$/, ""), context };
     const prefetch = await prefetchFor(serviceId, ctx, built);
