@@ -4,9 +4,10 @@ The documented lines are the coding stage's (`CodedFacts.billable`: one per nerv
 code where one applies); the billed ones are the encounter's Claim items, or else its ChargeItems
 (facts/billing.py). They are paired in steps, each step taking only what the earlier ones left: the same line
 (no finding), the same code with other modifiers or units, another code for the same side, then what is left on
-either side: a documented line nobody billed, or a billed line nothing documents. Image guidance billed beside a
-code that includes it is a finding of its own (sources.md#image-guidance-inclusion). Each finding carries one
-documented line and/or one billed line, so the audit writes one row per finding.
+either side: a documented line nobody billed, or a billed destruction nothing documents (a billed block or
+chemodenervation code left over is not this rule's: the chart claims no destruction for it). Image guidance
+billed beside a code that includes it is a finding of its own (sources.md#image-guidance-inclusion). Each finding
+carries one documented line and/or one billed line, so the audit writes one row per finding.
 """
 
 from __future__ import annotations
@@ -41,11 +42,18 @@ def run(facts: Facts, inputs: RuleInputs) -> list[Finding]:
             if step is not _same:
                 findings.append(_differs(line, match, facts, kb))
     findings += [_missing(line, facts) for line in documented]
-    findings += [_unsupported(b) for b in billed]
+    # A billed block, chemodenervation or unlisted code nothing pairs with is outside this rule: the chart claims
+    # no destruction for it (a plain nerve block is no episode at all). A billed destruction is.
+    findings += [_unsupported(b) for b in billed if _destroys(b.code, kb)]
     including = sorted({line.code for line in inputs.coded.billable if kb.codes[line.code].imaging_included})
     if including:
         findings += [_guidance(b, including[0], kb) for b in guidance]
     return findings
+
+
+def _destroys(code: str, kb: Knowledge) -> bool:
+    family = kb.family_of(code)
+    return family is not None and family.episode == "destruction"
 
 
 def _sides(modifiers: tuple[str, ...]) -> frozenset[str]:

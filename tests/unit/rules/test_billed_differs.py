@@ -86,3 +86,10 @@ def test_order_time_calls_are_not_reviews_and_a_review_silences_the_order_time_r
     for rule in (line_suggestion, imaging_bundled):
         assert rule.run(record, given) == []
     assert more_specific_code.run(record, given) == []  # the specific code is billed-differs' to hold the bill to
+
+
+def test_a_billed_block_nothing_pairs_with_is_not_this_rules_but_a_billed_destruction_is():
+    nothing_documented = [episode(stage="performed", nerve="genicular", side="left", agent="lidocaine")]
+    found, _, _ = _review(_billed("64450", "RT"), _billed("64640", "RT"), episodes=nothing_documented)
+    assert _pairs(found) == [([], [("64640", ("RT",), 1)])]
+    assert found[0].summary.startswith("Billed 64640-RT: not supported")
