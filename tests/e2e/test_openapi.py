@@ -121,7 +121,7 @@ def test_document_is_valid_openapi_3_1(document):
 
 def test_document_lists_every_discovered_service(client, document):
     services = client.get("/cds-services").get_json()["services"]
-    assert {s["id"] for s in services} == {SIGN, SELECT}
+    assert {s["id"] for s in services} == {SIGN, SELECT, "cpt64640-encounter-discharge"}
     expected = {"/cds-services", "/healthz", "/readyz", "/metrics", "/openapi.json"}
     for service in services:
         expected |= {f"/cds-services/{service['id']}", f"/cds-services/{service['id']}/feedback"}

@@ -95,6 +95,9 @@ def test_the_wheel_holds_one_package_with_its_data(wheel):
     assert "cpt64640_cds/knowledge/schemas/nerves.schema.json" in names
     # The worker warm-up's rehearsal requests (server/warmup.py).
     assert "cpt64640_cds/server/rehearsal/cpt64640-order-sign.json" in names
+    assert "cpt64640_cds/server/rehearsal/cpt64640-encounter-discharge.json" in names
+    assert "cpt64640_cds/audit/templates/summary.html.jinja" in names
+    assert {"cpt64640_cds/web/templates/playground.html", "cpt64640_cds/web/static/playground.js"} <= set(names)
 
 
 def test_the_installed_wheel_serves_from_outside_the_repository(wheel, tmp_path):
@@ -142,7 +145,8 @@ def test_the_installed_wheel_serves_from_outside_the_repository(wheel, tmp_path)
                 assert time.monotonic() < deadline, "the service did not answer"
                 time.sleep(0.1)
         assert answer.status_code == 200
-        assert {s["id"] for s in answer.json()["services"]} == {"cpt64640-order-sign", "cpt64640-order-select"}
+        served = {s["id"] for s in answer.json()["services"]}
+        assert served == {"cpt64640-order-sign", "cpt64640-order-select", "cpt64640-encounter-discharge"}
         assert requests.get(f"http://127.0.0.1:{port}/readyz", timeout=10).json()["warm"] is True  # rehearsed
     finally:
         server.terminate()
