@@ -307,8 +307,10 @@ def test_a_thousand_items_are_one_batch_and_do_not_stall_other_writers(on_sqlite
         elapsed, response = big.result()
     assert response.json() == {"received": 1000, "stored": 1000}
     _figure("1,000 feedback items", stored=elapsed, slowestSmallPostMeanwhile=max(took for took, _ in small))
+    # None waited out the store's timeout: that answers 503. A round trip may itself pass the timeout by a little
+    # on a loaded machine (CI measured 1.002 s), so the stall bound is the timeout several times over.
     assert all(r.status_code == 200 for _, r in small)
-    assert max(took for took, _ in small) < DATABASE_TIMEOUT  # none waited out the store's timeout
+    assert max(took for took, _ in small) < 3 * DATABASE_TIMEOUT
     half_new = {"feedback": batch["feedback"][:500] + [_feedback_item() for _ in range(500)]}
     assert _post_feedback(on_sqlite.base_url, half_new)[1].json() == {"received": 1000, "stored": 500}
 
