@@ -5,7 +5,6 @@ from the reader) and load the review and the knowledge base once, in their initi
 
 from __future__ import annotations
 
-import importlib
 import multiprocessing
 import os
 import shutil
@@ -19,16 +18,11 @@ from typing import Protocol
 from ..knowledge.loader import load as load_knowledge
 from .export import ExportFile, read
 from .lines import patient_of
-from .model import FindingRow, MalformedLine, Review, Totals
+from .model import DEFAULT_REVIEW, FindingRow, MalformedLine, Review, Totals, resolve
 from .partition import Spill, load_partition, partition_count
 
-DEFAULT_REVIEW = "cpt64640_cds.audit.review:review_patient"
 # How often reading reports progress, in resources.
 READ_STEP = 10_000
-
-
-class ReviewError(Exception):
-    """The review named by "module:function" cannot be imported."""
 
 
 class Progress(Protocol):
@@ -37,18 +31,6 @@ class Progress(Protocol):
     def read(self, resources: int) -> None: ...
 
     def reviewed(self, partitions: int, of: int, patients: int) -> None: ...
-
-
-def resolve(review: str) -> Review:
-    """The callable a "module:function" string names; by name, so spawned workers can import it too."""
-    module, _, name = review.partition(":")
-    try:
-        found = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise ReviewError(f"the review {review} cannot be imported ({exc})") from None
-    if not callable(found):
-        raise ReviewError(f"the review {review} is not a function")
-    return found
 
 
 def run_local(

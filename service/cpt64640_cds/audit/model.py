@@ -3,6 +3,7 @@ produce exactly these, so their outputs can be compared row for row."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,3 +56,22 @@ class Totals:
 # The per-patient review both engines ship: (patient id, every resource of that patient) -> (rows, encounters
 # reviewed). Resources are parsed JSON objects as read from the export.
 Review = Callable[[str, list[dict[str, Any]]], tuple[list[FindingRow], int]]
+
+DEFAULT_REVIEW = "cpt64640_cds.audit.review:review_patient"
+
+
+class ReviewError(ValueError):
+    """The review named by "module:function" cannot be imported."""
+
+
+def resolve(review: str) -> Review:
+    """The callable a "module:function" string names: by name, so that the processes of either engine (spawned
+    workers, Spark's Python workers) import the same function."""
+    module, _, name = review.partition(":")
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ReviewError(f"the review {review} cannot be imported ({review!r}: {exc})") from None
+    if not callable(found):
+        raise ReviewError(f"the review {review} is not a function ({review!r})")
+    return found

@@ -7,7 +7,6 @@ package there (`pip install cpt64640-cds[spark]`) or ship a packed virtual envir
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import math
 import os
@@ -21,13 +20,12 @@ from typing import TYPE_CHECKING, Any
 import cpt64640_cds
 
 from .lines import parse_line, patient_of
-from .model import COLUMNS, FindingRow, MalformedLine, Review, Totals
+from .model import COLUMNS, DEFAULT_REVIEW, FindingRow, MalformedLine, Review, Totals, resolve
 
 if TYPE_CHECKING:
     from pyspark import RDD, SparkContext
     from pyspark.sql import SparkSession
 
-DEFAULT_REVIEW = "cpt64640_cds.audit.review:review_patient"
 MALFORMED_LISTED = 10_000  # malformed lines listed one by one; all are counted
 RESOURCES_PER_PARTITION = 50_000  # a partition's patients are reviewed one after another by one Python worker
 
@@ -190,12 +188,5 @@ def _reviewer(review: str) -> Callable[[Iterable[tuple[Position, dict[str, Any]]
 
 @cache
 def _resolve(review: str) -> Review:
-    """The review function named "module:function", imported once per Python worker."""
-    module, _, name = review.partition(":")
-    try:
-        function = getattr(importlib.import_module(module), name, None) if module and name else None
-    except ImportError as exc:
-        raise ValueError(f"review {review!r} cannot be imported: {exc}") from exc
-    if not callable(function):
-        raise ValueError(f"review {review!r} is not an importable module:function")
-    return function
+    """The review, imported once per Python worker (a function of its own: Spark pickles it by name)."""
+    return resolve(review)

@@ -41,7 +41,8 @@ def add(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..audit.export import ExportError, discover
-    from ..audit.local import ReviewError, run_local
+    from ..audit.local import run_local
+    from ..audit.model import ReviewError
     from ..audit.outputs import Run, write_csv, write_parquet, write_run
     from ..audit.summary import render
     from ..knowledge.loader import load as load_knowledge

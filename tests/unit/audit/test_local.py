@@ -10,8 +10,8 @@ import pytest
 
 from cpt64640_cds.audit.export import discover
 from cpt64640_cds.audit.lines import patient_of
-from cpt64640_cds.audit.local import ReviewError, run_local
-from cpt64640_cds.audit.model import MalformedLine
+from cpt64640_cds.audit.local import run_local
+from cpt64640_cds.audit.model import MalformedLine, ReviewError
 
 from . import fake_review
 from .exports import PATIENTS, fixture_resources, write_export
