@@ -15,7 +15,7 @@ from __future__ import annotations
 from ..coding.lines import Line
 from ..facts.model import BilledLine, Evidence, Facts
 from ..knowledge.base import Knowledge
-from .common import bill_label, fit
+from .common import bill_label, fit, merge_evidence
 from .findings import Finding, Option
 from .inputs import RuleInputs
 
@@ -75,15 +75,9 @@ def _same_side(line: Line, billed: BilledLine) -> bool:
 
 
 def _evidence(line: Line | None, billed: BilledLine | None, facts: Facts) -> tuple[Evidence, ...]:
-    merged: dict[str, dict[str, None]] = {}
-    sources = line.services if line else ()
-    for episode in facts.episodes:
-        if episode.source in sources:
-            for item in episode.evidence:
-                merged.setdefault(item.reference, {}).update(dict.fromkeys(item.fields))
-    if billed is not None:
-        merged.setdefault(billed.reference, {}).update(dict.fromkeys(billed.evidence.fields))
-    return tuple(Evidence(reference, tuple(fields)) for reference, fields in merged.items())
+    """The records of the episodes a documented line bills for, then the billed line's."""
+    episodes = [e for e in facts.episodes if line is not None and e.source in line.services]
+    return merge_evidence(episodes) + ((billed.evidence,) if billed is not None else ())
 
 
 def _written(line: Line) -> str:
